@@ -1,0 +1,103 @@
+"""The ``tui-bot`` command line.
+
+``tui-bot`` opens the console; ``--headless`` runs without it (and never imports Textual);
+``--sandbox`` runs against the built-in local Discord instead of discord.com.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from typing import TYPE_CHECKING
+
+from tui_bot import __version__, exit_codes
+
+if TYPE_CHECKING:
+    from tui_bot.config import ConfigStore, Secrets
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to document the options in the README)."""
+    parser = argparse.ArgumentParser(
+        prog="tui-bot",
+        description="Run a Discord bot with a live terminal console. Paths are relative to the working directory.",
+    )
+    parser.add_argument("--sandbox", action="store_true",
+                        help="run against the built-in local Discord (no token needed)")
+    parser.add_argument("--headless", action="store_true",
+                        help="no console: log to stdout (for servers and systemd)")
+    parser.add_argument("--config", type=Path, default=Path("config.json"), metavar="PATH",
+                        help="config file (default: ./config.json, generated on first run)")
+    parser.add_argument("--env-file", type=Path, default=Path(".env"), metavar="PATH",
+                        help="file with DISCORD_TOKEN and BOT_OWNER_ID (default: ./.env)")
+    parser.add_argument("--check-config", action="store_true",
+                        help="validate the config file and .env, print the result, exit 0 (valid) or 78")
+    parser.add_argument("--version", action="version", version=f"tui-bot {__version__}")
+    return parser
+
+
+def _fail(message: str) -> int:
+    print(f"tui-bot: {message}", file=sys.stderr)
+    return exit_codes.CONFIG_ERROR
+
+
+def check_config(config_path: Path, env_file: Path, *, sandbox: bool) -> int:
+    """``--check-config``: validate without starting anything or writing any file."""
+    from tui_bot.config import ConfigFileError, ConfigStore, EnvError, read_env
+
+    if config_path.exists():
+        try:
+            store = ConfigStore.load(config_path, create=False)
+        except ConfigFileError as error:
+            return _fail(str(error))
+        for warning in store.warnings:
+            print(f"warning: {warning}")
+        print(f"{config_path}: valid")
+    else:
+        print(f"{config_path}: not found; it will be generated with the defaults on the first run")
+    try:
+        secrets = read_env(env_file, require_secrets=not sandbox)
+    except EnvError as error:
+        return _fail(str(error))
+    token = "set" if secrets.token else "not set (not needed with --sandbox)"
+    owners = ", ".join(map(str, secrets.owner_ids)) or "none"
+    print(f"{env_file}: valid (DISCORD_TOKEN {token}; BOT_OWNER_ID {owners})")
+    return exit_codes.OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``tui-bot`` and ``python -m tui_bot``; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    if args.check_config:
+        return check_config(args.config, args.env_file, sandbox=args.sandbox)
+
+    from tui_bot.config import ConfigFileError, ConfigStore, EnvError, read_env
+
+    try:
+        store = ConfigStore.load(args.config)
+        secrets = read_env(args.env_file, require_secrets=not args.sandbox)
+    except (ConfigFileError, EnvError) as error:
+        return _fail(str(error))
+
+    if args.headless:
+        return _run_headless(store, secrets, sandbox=args.sandbox)
+    from tui_bot.tui import run_console
+
+    return run_console(store, secrets, sandbox=args.sandbox)
+
+
+def _run_headless(store: ConfigStore, secrets: Secrets, *, sandbox: bool) -> int:
+    from tui_bot.core.runtime import BotRuntime, run_headless
+    from tui_bot.logs.setup import configure_logging, install_exception_hooks
+
+    session = configure_logging(store.model.logging, secrets=[secrets.token], stream=sys.stdout)
+    install_exception_hooks(session.redactor)
+    try:
+        store.log_load_notes()
+        return asyncio.run(run_headless(BotRuntime(store, secrets, sandbox=sandbox)))
+    finally:
+        session.close()

@@ -1,0 +1,100 @@
+"""The secrets and endpoints that come from ``.env`` (or the process environment).
+
+Variables already set in the environment win over the file, as with ``load_dotenv``: a systemd unit's
+``Environment=`` or a container's variables override a stale .env. ``os.environ`` is never modified,
+so the token does not leak into child processes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+ENV_KEYS = ("DISCORD_TOKEN", "BOT_OWNER_ID", "DISCORD_API_BASE", "DISCORD_GATEWAY_URL")
+
+
+class EnvError(Exception):
+    """A required variable is missing or malformed. ``str(error)`` says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """What .env provides. ``repr`` never shows the token."""
+
+    token: str | None = field(default=None, repr=False)
+    owner_ids: tuple[int, ...] = ()
+    api_base: str | None = None
+    gateway_url: str | None = None
+
+    def __repr__(self) -> str:
+        shown = "set" if self.token else "missing"
+        return (
+            f"Secrets(token=<{shown}>, owner_ids={self.owner_ids!r}, "
+            f"api_base={self.api_base!r}, gateway_url={self.gateway_url!r})"
+        )
+
+
+def _missing(name: str, env_file: Path, how: str) -> EnvError:
+    return EnvError(f"{name} not found in .env!\n{how}\n(looked in {env_file} and the environment)")
+
+
+def parse_owner_ids(text: str) -> tuple[int, ...]:
+    """``"123, 456"`` -> ``(123, 456)``; raises EnvError naming the part that is not an id."""
+    ids: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.isdigit() or int(part) == 0:
+            raise EnvError(
+                f"BOT_OWNER_ID must be Discord user ids separated by commas, but {part!r} is not one.\n"
+                "Fix the line in .env, e.g. BOT_OWNER_ID=123456789012345678 or BOT_OWNER_ID=111,222 "
+                "(Discord: Settings > Advanced > Developer Mode, then right-click your name > Copy User ID)."
+            )
+        ids.append(int(part))
+    return tuple(ids)
+
+
+def read_env(
+    env_file: Path | str,
+    *,
+    require_secrets: bool,
+    environ: Mapping[str, str] | None = None,
+) -> Secrets:
+    """Read ``env_file`` and the environment. With ``require_secrets`` (not in sandbox mode) the
+    token and the owner id must be present."""
+    env_file = Path(env_file)
+    values: dict[str, str] = {}
+    if env_file.is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    source = os.environ if environ is None else environ
+    values.update({key: source[key] for key in ENV_KEYS if source.get(key)})
+
+    token = (values.get("DISCORD_TOKEN") or "").strip() or None
+    owner_text = (values.get("BOT_OWNER_ID") or "").strip()
+
+    if require_secrets and not token:
+        raise _missing(
+            "DISCORD_TOKEN",
+            env_file,
+            "Add a line DISCORD_TOKEN=your_bot_token to .env (Discord Developer Portal > your application > "
+            "Bot > Reset Token; no quotes needed), or run `tui-bot --sandbox` to try the bot without a token.",
+        )
+    if require_secrets and not owner_text:
+        raise _missing(
+            "BOT_OWNER_ID",
+            env_file,
+            "Add a line BOT_OWNER_ID=your_discord_user_id to .env, without spaces (Discord: Settings > "
+            "Advanced > Developer Mode, then right-click your name > Copy User ID). Several owners: 111,222.",
+        )
+
+    return Secrets(
+        token=token,
+        owner_ids=parse_owner_ids(owner_text),
+        api_base=(values.get("DISCORD_API_BASE") or "").strip().rstrip("/") or None,
+        gateway_url=(values.get("DISCORD_GATEWAY_URL") or "").strip().rstrip("/") or None,
+    )

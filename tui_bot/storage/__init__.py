@@ -1,0 +1,32 @@
+"""Storage for the bot and for extension authors: durable files and the SQLite database.
+
+``from tui_bot.storage import global_file_handler`` gives the shared atomic JSON file handler.
+Names are imported on first use, so code that needs only ``durable`` (the config loader) does not
+pull in aiosqlite.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tui_bot.storage.database import Database, DatabaseCorruptError, DatabaseError
+    from tui_bot.storage.files import AtomicFileHandler, global_file_handler
+
+_EXPORTS = {
+    "AtomicFileHandler": "tui_bot.storage.files",
+    "global_file_handler": "tui_bot.storage.files",
+    "Database": "tui_bot.storage.database",
+    "DatabaseCorruptError": "tui_bot.storage.database",
+    "DatabaseError": "tui_bot.storage.database",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tui_bot.storage' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
