@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import importlib
+import importlib.util
 import logging
 import re
 import sys
@@ -140,9 +142,19 @@ class ExtensionManager:
         return self._strip_package(name) in self.blacklist
 
     def _ensure_importable(self) -> None:
+        # Appended, not prepended: a file in the working directory must not shadow the stdlib.
         parent = str(self.directory.parent)
         if parent not in sys.path:
-            sys.path.insert(0, parent)
+            sys.path.append(parent)
+            importlib.invalidate_caches()
+        spec = importlib.util.find_spec(self.package)
+        locations = [Path(p).resolve() for p in (spec.submodule_search_locations or [])] if spec else []
+        if self.directory not in locations:
+            found = spec.origin if spec else "nowhere"
+            raise ExtensionNameError(
+                f"the package name '{self.package}' resolves to {found}, not to {self.directory}: another "
+                "installed package has that name. Rename the extensions folder and set extensions.directory."
+            )
 
     # -- actions ----------------------------------------------------------------------------
 
@@ -151,10 +163,10 @@ class ExtensionManager:
         return self.states.setdefault(name, ExtensionState(name))
 
     async def _run(self, name: str, action: str, operation: Callable[[str], object]) -> ExtensionResult:
-        self._ensure_importable()
         state = self.state(name)
         started = time.perf_counter()
         try:
+            self._ensure_importable()
             await operation(self.qualified(name))  # type: ignore[misc]
         except Exception as error:
             cause = _root_cause(error)
@@ -193,10 +205,23 @@ class ExtensionManager:
                 return ExtensionResult(bare, "unload", False, 0.0, f"{bare} is not loaded")
             return await self._run(bare, "unload", self.bot.unload_extension)
 
+    def _drop_bytecode(self, name: str) -> None:
+        # CPython validates a .pyc by the source's mtime (whole seconds) and size: an edit within the
+        # same second that keeps the size would reload the stale code. Recompiling is cheap.
+        caches = [self.directory / "__pycache__"]
+        package = self.directory / name
+        if package.is_dir():
+            caches.extend(package.rglob("__pycache__"))
+        for cache in caches:
+            pattern = f"{name}.*.pyc" if cache == self.directory / "__pycache__" else "*.pyc"
+            for pyc in cache.glob(pattern):
+                pyc.unlink(missing_ok=True)
+
     async def reload(self, name: str) -> ExtensionResult:
         """Reload one extension; if it is not loaded, load it. A failed reload keeps the old version
         running (discord.py rolls back to the previous module)."""
         bare = self.resolve(name)
+        await asyncio.to_thread(self._drop_bytecode, bare)
         async with self._lock:
             if self.qualified(bare) not in self.bot.extensions:
                 return await self._run(bare, "load", self.bot.load_extension)
