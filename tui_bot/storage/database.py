@@ -1,0 +1,480 @@
+"""The bot's SQLite database: one long-lived aiosqlite connection, migrations, batched stats, backups.
+
+Usage::
+
+    db = Database("data/bot.db")
+    await db.connect()          # checks, migrates (after a backup), starts the stats flusher
+    ...
+    await db.close()            # flushes stats, backs up, closes
+
+Extension authors may run their own SQL on :attr:`Database.conn` (rows are ``aiosqlite.Row``, so
+``row["data"]`` works). That connection is shared with the bot: commit your writes promptly and do
+not leave a transaction open across unrelated awaits, or the bot's own commits will include it.
+
+Command usage counts are kept in memory (:meth:`Database.increment_command_usage` is a dict update)
+and written in one transaction by a background task every ``flush_interval`` seconds and by
+:meth:`Database.close`. A failed write puts the counts back, so nothing counted is lost.
+
+A database that is not an SQLite file, is damaged or cannot be read is never deleted, replaced or
+rewritten: :meth:`Database.connect` raises :class:`DatabaseCorruptError`, naming the newest backup
+that passes ``integrity_check`` and what to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from tui_bot.storage.backups import create_backup, find_newest_good_backup
+from tui_bot.storage.migrations import (
+    MIGRATIONS,
+    Migration,
+    apply_migrations,
+    has_schema_objects,
+    pending_migrations,
+    read_user_version,
+    validate_migrations,
+)
+
+__all__ = ["Database", "DatabaseCorruptError", "DatabaseError"]
+
+log = logging.getLogger("tui_bot.storage.database")
+
+# Primary SQLite result codes (exceptions carry extended codes; the low byte is the primary one).
+_SQLITE_PERM = 3
+_SQLITE_BUSY = 5
+_SQLITE_LOCKED = 6
+_SQLITE_READONLY = 8
+_SQLITE_IOERR = 10
+_SQLITE_CORRUPT = 11
+_SQLITE_CANTOPEN = 14
+_SQLITE_AUTH = 23
+_SQLITE_NOTADB = 26
+
+_STATS_UPSERT = (
+    "INSERT INTO command_stats (command_name, usage_count, last_used) VALUES (?, ?, ?) "
+    "ON CONFLICT(command_name) DO UPDATE SET "
+    "usage_count = usage_count + excluded.usage_count, last_used = excluded.last_used"
+)
+
+
+class DatabaseError(Exception):
+    """A storage problem; the message is meant for the person running the bot."""
+
+
+class DatabaseCorruptError(DatabaseError):
+    """The database file is not a database, is damaged or cannot be read. It was left untouched."""
+
+    def __init__(self, message: str, *, path: Path, backup: Path | None) -> None:
+        super().__init__(message)
+        self.path = path
+        #: The newest backup that passed ``integrity_check``, or ``None``.
+        self.backup = backup
+
+
+def _primary_code(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
+def _utc_timestamp() -> str:
+    # Same text format as SQLite's CURRENT_TIMESTAMP (UTC), so the column sorts and compares alike.
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+class Database:
+    """The bot's SQLite database. See the module docstring."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        backup_keep: int = 10,
+        flush_interval: float = 1.0,
+        busy_timeout_ms: int = 5000,
+        migrations: Sequence[Migration] | None = None,
+    ) -> None:
+        if backup_keep < 1:
+            raise ValueError("backup_keep must be at least 1")
+        if flush_interval <= 0:
+            raise ValueError("flush_interval must be positive")
+        if busy_timeout_ms < 0:
+            raise ValueError("busy_timeout_ms must not be negative")
+        self.path = Path(path)
+        self.backup_keep = backup_keep
+        self.flush_interval = flush_interval
+        self.busy_timeout_ms = int(busy_timeout_ms)
+        self.migrations: tuple[Migration, ...] = tuple(MIGRATIONS if migrations is None else migrations)
+        validate_migrations(self.migrations)
+
+        self._conn: aiosqlite.Connection | None = None
+        self._pending: dict[str, int] = {}
+        self._write_lock = asyncio.Lock()  # our own write transactions never interleave
+        self._lifecycle_lock = asyncio.Lock()  # connect() / close()
+        self._flush_task: asyncio.Task[None] | None = None
+        self._stop_flushing: asyncio.Event | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------------ connection
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        """The shared aiosqlite connection (``row_factory = aiosqlite.Row``)."""
+        if self._conn is None:
+            raise DatabaseError(
+                f"The database {self.path} is not open: call 'await db.connect()' first "
+                "(or it has already been closed)."
+            )
+        return self._conn
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None
+
+    async def connect(self) -> None:
+        """Open, check, migrate and start the stats flusher. Does nothing if already connected."""
+        async with self._lifecycle_lock:
+            if self._conn is not None:
+                return
+            if sqlite3.sqlite_version_info < (3, 24, 0):
+                raise DatabaseError(
+                    f"tui-bot needs SQLite 3.24 or newer; this Python uses SQLite {sqlite3.sqlite_version}."
+                )
+            await asyncio.to_thread(self._prepare_folder)
+            try:
+                conn = await aiosqlite.connect(self.path, timeout=self.busy_timeout_ms / 1000)
+            except sqlite3.Error as exc:
+                raise await self._open_error(exc) from exc
+            try:
+                await self._set_up(conn)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+                raise
+            self._conn = conn
+            self._stop_flushing = asyncio.Event()
+            self._flush_task = asyncio.create_task(
+                self._flush_loop(self._stop_flushing), name="tui_bot.storage.stats-flush"
+            )
+            log.info("Opened database %s", self.path)
+
+    def _prepare_folder(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseError(f"Could not create the folder for the database {self.path}: {exc}") from exc
+        if self.path.exists() and not self.path.is_file():
+            raise DatabaseError(f"The database path {self.path} exists but is not a file.")
+
+    async def _set_up(self, conn: aiosqlite.Connection) -> None:
+        conn.row_factory = aiosqlite.Row
+        try:
+            await self._execute(conn, f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+            # Read-only checks first: nothing is written to a file we have not verified.
+            try:
+                rows = await conn.execute_fetchall("PRAGMA quick_check")
+            except sqlite3.Error as exc:
+                raise await self._open_error(exc) from exc
+            problems = [str(row[0]) for row in rows]
+            if problems != ["ok"]:
+                raise await self._corrupt_error(
+                    f"failed its integrity check ({'; '.join(problems[:3])})", damaged=True
+                )
+            version = await read_user_version(conn)
+            pending = pending_migrations(version, self.migrations, db_name=str(self.path))
+
+            mode_rows = await conn.execute_fetchall("PRAGMA journal_mode = WAL")
+            mode = str(next(iter(mode_rows))[0]).lower()
+            if mode != "wal":
+                log.warning("Could not switch %s to WAL mode (journal_mode is %s)", self.path, mode)
+            await self._execute(conn, "PRAGMA synchronous = NORMAL")
+            await self._execute(conn, "PRAGMA foreign_keys = ON")
+
+            if pending:
+                if version > 0 or await has_schema_objects(conn):
+                    try:
+                        saved = await create_backup(
+                            self.path, keep=self.backup_keep, busy_timeout_ms=self.busy_timeout_ms
+                        )
+                    except DatabaseError as exc:
+                        raise DatabaseError(
+                            f"Not upgrading {self.path} to schema version {pending[-1].version} because "
+                            f"the backup before the upgrade failed: {exc}"
+                        ) from exc
+                    log.info("Backed up %s to %s before upgrading its schema", self.path, saved)
+                await apply_migrations(conn, pending, db_name=str(self.path))
+                log.info("Database %s is now at schema version %d", self.path, pending[-1].version)
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"Could not open the database {self.path}: {exc}") from exc
+
+    async def _open_error(self, exc: sqlite3.Error) -> DatabaseError:
+        code = _primary_code(exc)
+        if code in (_SQLITE_NOTADB, _SQLITE_CORRUPT):
+            return await self._corrupt_error(
+                f"is not a valid SQLite database or is damaged ({exc})", damaged=True
+            )
+        if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
+            return DatabaseError(
+                f"The database {self.path} is locked by another program ({exc}). Is another copy of "
+                "the bot running? Stop it, or use a different database file."
+            )
+        if code in (_SQLITE_CANTOPEN, _SQLITE_PERM, _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_AUTH):
+            return await self._corrupt_error(f"could not be read ({exc})", damaged=False)
+        return DatabaseError(f"Could not open the database {self.path}: {exc}")
+
+    async def _corrupt_error(self, reason: str, *, damaged: bool) -> DatabaseCorruptError:
+        backup = await find_newest_good_backup(self.path)
+        name = self.path.name
+        aside = f"move {self.path} (and {name}-wal / {name}-shm next to it, if present) somewhere safe"
+        parts = [f"The database file {self.path} {reason}. tui-bot has not modified, replaced or deleted it."]
+        if not damaged:
+            parts.append("Check that the user running the bot can read and write it and its folder.")
+        if backup is not None:
+            parts.append(
+                f"The newest good backup is {backup}. To restore it: stop the bot, {aside}, "
+                f"copy {backup} to {self.path}, and start the bot again."
+            )
+        else:
+            parts.append(
+                f"No good backup of it was found (backups are named {name}.backup_YYYYmmdd_HHMMSS in "
+                f"{self.path.parent}). To start over with an empty database: stop the bot, {aside}; "
+                "tui-bot creates a new one on the next start. The sqlite3 command-line tool's "
+                "'.recover' command may rescue data from the damaged file."
+            )
+        return DatabaseCorruptError(" ".join(parts), path=self.path, backup=backup)
+
+    @staticmethod
+    async def _execute(conn: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()) -> None:
+        cursor = await conn.execute(sql, tuple(params))
+        await cursor.close()
+
+    async def close(self, *, backup: bool = True) -> Path | None:
+        """Flush stats, back up (unless ``backup=False``), close. Idempotent. Returns the backup path.
+
+        The connection is closed even when the flush or the backup fails; the failure is then raised
+        as :class:`DatabaseError` (unsaved counts stay in memory and are written by a later connect).
+        """
+        async with self._lifecycle_lock:
+            if self._conn is None:
+                return None
+            if self._stop_flushing is not None:
+                self._stop_flushing.set()
+            if self._flush_task is not None:
+                # Let an in-progress flush finish (never cancel it mid-write); wait() does not re-raise.
+                await asyncio.wait([self._flush_task])
+                self._flush_task = None
+            problems: list[str] = []
+            try:
+                await self.flush_stats()
+            except DatabaseError as exc:
+                problems.append(str(exc))
+            saved: Path | None = None
+            if backup:
+                try:
+                    saved = await create_backup(
+                        self.path, keep=self.backup_keep, busy_timeout_ms=self.busy_timeout_ms
+                    )
+                except DatabaseError as exc:
+                    problems.append(str(exc))
+            conn, self._conn = self._conn, None
+            try:
+                await conn.close()
+            except sqlite3.Error as exc:
+                problems.append(f"Closing {self.path} failed: {exc}")
+            log.info("Closed database %s", self.path)
+            if problems:
+                raise DatabaseError(" ".join(problems))
+            return saved
+
+    # ------------------------------------------------------------------ writes helper
+
+    async def _write(self, what: str, statements: Iterable[tuple[str, Iterable[Any]]]) -> None:
+        """Run statements in one transaction on the shared connection; DatabaseError on failure."""
+        conn = self.conn
+        async with self._write_lock:
+            try:
+                for sql, params in statements:
+                    await self._execute(conn, sql, params)
+                await conn.commit()
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    await conn.rollback()
+                raise DatabaseError(f"Could not {what} in {self.path}: {exc}") from exc
+
+    async def _read(self, what: str, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        try:
+            return list(await self.conn.execute_fetchall(sql, tuple(params)))
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"Could not {what} from {self.path}: {exc}") from exc
+
+    # ------------------------------------------------------------------ guild prefixes
+
+    async def get_guild_prefix(self, guild_id: int) -> str | None:
+        rows = await self._read(
+            "read the prefix", "SELECT prefix FROM guild_settings WHERE guild_id = ?", (guild_id,)
+        )
+        return rows[0]["prefix"] if rows else None
+
+    async def set_guild_prefix(self, guild_id: int, prefix: str | None) -> None:
+        """Set the guild's command prefix; ``None`` clears it (the default prefix applies)."""
+        if prefix is not None and not prefix.strip():
+            raise ValueError("A prefix must contain at least one non-space character (use None to clear).")
+        await self._write(
+            f"save the prefix of guild {guild_id}",
+            [
+                (
+                    "INSERT INTO guild_settings (guild_id, prefix) VALUES (?, ?) "
+                    "ON CONFLICT(guild_id) DO UPDATE SET prefix = excluded.prefix",
+                    (guild_id, prefix),
+                )
+            ],
+        )
+
+    async def get_all_guild_prefixes(self) -> dict[int, str]:
+        rows = await self._read(
+            "read the prefixes", "SELECT guild_id, prefix FROM guild_settings WHERE prefix IS NOT NULL"
+        )
+        return {int(row["guild_id"]): row["prefix"] for row in rows}
+
+    # ------------------------------------------------------------------ command stats
+
+    async def increment_command_usage(self, command_name: str, amount: int = 1) -> None:
+        """Count a command use in memory (O(1), no I/O); written by the next flush."""
+        if amount < 1:
+            raise ValueError("amount must be a positive integer")
+        pending = self._pending
+        pending[command_name] = pending.get(command_name, 0) + amount
+
+    async def flush_stats(self) -> int:
+        """Write the pending counts in one transaction; returns how many commands were written.
+
+        On failure the counts are merged back into memory and :class:`DatabaseError` is raised. The
+        write is shielded: cancelling the caller never leaves it half done or counted twice.
+        """
+        self.conn  # noqa: B018 - raise the "not open" error before touching the counts
+        write = asyncio.ensure_future(self._flush_locked())
+        self._background.add(write)
+        write.add_done_callback(self._forget_write)
+        return await asyncio.shield(write)
+
+    def _forget_write(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: a caller cancelled mid-flush must not cause "never retrieved"
+
+    async def _flush_locked(self) -> int:
+        async with self._write_lock:
+            if not self._pending:
+                return 0
+            conn = self.conn
+            batch, self._pending = self._pending, {}
+            stamp = _utc_timestamp()
+            try:
+                await conn.executemany(_STATS_UPSERT, [(name, n, stamp) for name, n in batch.items()])
+                await conn.commit()
+            except BaseException as exc:
+                with contextlib.suppress(Exception):
+                    await conn.rollback()
+                for name, n in batch.items():  # nothing counted is lost
+                    self._pending[name] = self._pending.get(name, 0) + n
+                if isinstance(exc, sqlite3.Error | ValueError):  # ValueError: aiosqlite "Connection closed"
+                    raise DatabaseError(
+                        f"Could not save the usage counts of {len(batch)} commands to {self.path}: {exc}. "
+                        "They are kept in memory and retried."
+                    ) from exc
+                raise
+            return len(batch)
+
+    async def _flush_loop(self, stop: asyncio.Event) -> None:
+        failing = False
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.flush_interval)
+            if stop.is_set() or not self._pending:
+                continue
+            try:
+                await self.flush_stats()
+            except Exception:
+                if not failing:
+                    log.exception(
+                        "Saving command usage counts failed; retrying every %ss", self.flush_interval
+                    )
+                failing = True
+            else:
+                if failing:
+                    log.info("Saving command usage counts works again")
+                failing = False
+
+    async def get_command_stats(self, limit: int | None = None) -> list[tuple[str, int]]:
+        """``(command, uses)`` most used first (ties by name), including counts not yet flushed."""
+        rows = await self._read("read command stats", "SELECT command_name, usage_count FROM command_stats")
+        totals = {str(row["command_name"]): int(row["usage_count"]) for row in rows}
+        for name, n in self._pending.items():
+            totals[name] = totals.get(name, 0) + n
+        ordered = sorted(totals.items(), key=lambda item: (-item[1], item[0]))
+        return ordered if limit is None else ordered[: max(limit, 0)]
+
+    # ------------------------------------------------------------------ command permissions
+
+    async def get_command_roles(self, guild_id: int) -> dict[str, list[int]]:
+        """``{command: [role ids allowed]}`` for one guild (role ids ascending)."""
+        rows = await self._read(
+            "read command roles",
+            "SELECT command_name, role_id FROM command_permissions WHERE guild_id = ? "
+            "ORDER BY command_name, role_id",
+            (guild_id,),
+        )
+        roles: dict[str, list[int]] = {}
+        for row in rows:
+            roles.setdefault(str(row["command_name"]), []).append(int(row["role_id"]))
+        return roles
+
+    async def add_command_role(self, guild_id: int, command_name: str, role_id: int) -> None:
+        await self._write(
+            f"allow role {role_id} to use {command_name!r} in guild {guild_id}",
+            [
+                (
+                    "INSERT OR IGNORE INTO command_permissions (guild_id, command_name, role_id) "
+                    "VALUES (?, ?, ?)",
+                    (guild_id, command_name, role_id),
+                )
+            ],
+        )
+
+    async def clear_command_roles(self, guild_id: int, command_name: str) -> None:
+        await self._write(
+            f"clear the roles of {command_name!r} in guild {guild_id}",
+            [
+                (
+                    "DELETE FROM command_permissions WHERE guild_id = ? AND command_name = ?",
+                    (guild_id, command_name),
+                )
+            ],
+        )
+
+    # ------------------------------------------------------------------ backups and checks
+
+    async def backup(self) -> Path:
+        """Flush stats (best effort), then make a verified online backup now; returns its path."""
+        self.conn  # noqa: B018 - only while open
+        try:
+            await self.flush_stats()
+        except DatabaseError as exc:
+            log.warning("Backing up without the latest usage counts: %s", exc)
+        return await create_backup(self.path, keep=self.backup_keep, busy_timeout_ms=self.busy_timeout_ms)
+
+    async def integrity_ok(self) -> bool:
+        """Full ``PRAGMA integrity_check`` of the open database."""
+        try:
+            rows = await self.conn.execute_fetchall("PRAGMA integrity_check")
+        except sqlite3.DatabaseError:
+            return False
+        return [str(row[0]) for row in rows] == ["ok"]
