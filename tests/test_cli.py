@@ -18,7 +18,12 @@ TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456789A
 def run_cli(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "BOT_OWNER_ID")}
     return subprocess.run(
-        [sys.executable, "-m", "tui_bot", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "tui_bot", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -27,7 +32,14 @@ def test_version_and_help(tmp_path: Path) -> None:
     assert version.returncode == 0
     assert version.stdout.strip() == f"tui-bot {__version__}"
     helptext = run_cli(tmp_path, "--help").stdout
-    for option in ("--sandbox", "--headless", "--config PATH", "--env-file PATH", "--check-config", "--version"):
+    for option in (
+        "--sandbox",
+        "--headless",
+        "--config PATH",
+        "--env-file PATH",
+        "--check-config",
+        "--version",
+    ):
         assert option in helptext
     assert list(tmp_path.iterdir()) == []  # neither writes anything
 
@@ -83,7 +95,9 @@ def test_check_config_reports_and_exits_0_or_78(tmp_path: Path) -> None:
         ('{"logging": {"level": "CHATTY"}}', "'logging.level'"),
     ],
 )
-def test_bad_config_exits_78_and_leaves_the_file_byte_for_byte(tmp_path: Path, content: str, fragment: str) -> None:
+def test_bad_config_exits_78_and_leaves_the_file_byte_for_byte(
+    tmp_path: Path, content: str, fragment: str
+) -> None:
     (tmp_path / "config.json").write_text(content)
     result = run_cli(tmp_path, "--headless", "--sandbox")
     assert result.returncode == 78
@@ -96,7 +110,9 @@ def test_config_and_env_paths_are_configurable(tmp_path: Path) -> None:
     (tmp_path / "settings").mkdir()
     (tmp_path / "settings" / "bot.env").write_text(f"DISCORD_TOKEN={TOKEN}\nBOT_OWNER_ID=7\n")
     (tmp_path / "settings" / "bot.json").write_text('{"prefix": "$"}')
-    result = run_cli(tmp_path, "--check-config", "--config", "settings/bot.json", "--env-file", "settings/bot.env")
+    result = run_cli(
+        tmp_path, "--check-config", "--config", "settings/bot.json", "--env-file", "settings/bot.env"
+    )
     assert result.returncode == 0, result.stderr
     assert "settings/bot.json: valid" in result.stdout
     assert "BOT_OWNER_ID 7" in result.stdout

@@ -142,7 +142,7 @@ def test_optional_keys_are_understood() -> None:
     assert model.discord.api_base == "http://127.0.0.1:8080/api/v10"
     assert model.cache_ttl == 60.0
     assert model.command_permissions == {"ban": ("Moderator", 1234, 5678)}
-    with pytest.raises(ConfigValueError, match="discord.gateway_url"):
+    with pytest.raises(ConfigValueError, match=r"discord\.gateway_url"):
         parse_config(dict(raw, discord={"gateway_url": "http://x"}))
 
 
@@ -168,7 +168,7 @@ async def test_set_rejects_a_bad_value_and_changes_nothing(tmp_path: Path) -> No
     path = tmp_path / "config.json"
     store = ConfigStore.load(path)
     before = path.read_bytes()
-    with pytest.raises(ConfigValueError, match="status.type"):
+    with pytest.raises(ConfigValueError, match=r"status\.type"):
         await store.set("status.type", "dancing")
     assert path.read_bytes() == before
     assert store.model.status.type == "watching"

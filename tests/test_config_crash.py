@@ -1,4 +1,4 @@
-"""A process killed with SIGKILL while rewriting config.json leaves the old or the new file, never a torn one."""
+"""SIGKILL while config.json is being rewritten leaves the old or the new file, never a torn one."""
 
 from __future__ import annotations
 

@@ -56,7 +56,7 @@ def test_missing_secret_names_it_and_says_how_to_fix(tmp_path: Path, content: st
 
 
 def test_missing_file_is_the_same_as_missing_keys(tmp_path: Path) -> None:
-    with pytest.raises(EnvError, match="DISCORD_TOKEN not found in .env!"):
+    with pytest.raises(EnvError, match=r"DISCORD_TOKEN not found in \.env!"):
         read_env(tmp_path / "nope.env", require_secrets=True, environ={})
 
 

@@ -18,7 +18,7 @@ from tui_bot.core.hot_reload import watch_extensions
 
 _counter = itertools.count()
 
-GOOD = '''
+GOOD = """
 from discord.ext import commands
 
 class Greeter_{command}(commands.Cog):
@@ -28,7 +28,7 @@ class Greeter_{command}(commands.Cog):
 
 async def setup(bot):
     await bot.add_cog(Greeter_{command}())
-'''
+"""
 
 
 def extension_source(command: str = "hello", reply: str = "hi") -> str:
@@ -134,7 +134,9 @@ async def test_hot_reload_picks_up_an_edit_and_survives_a_broken_one(folder: Pat
 
     results: asyncio.Queue = asyncio.Queue()
     stop = asyncio.Event()
-    watcher = asyncio.create_task(watch_extensions(manager, stop, on_result=results.put_nowait, debounce_ms=100))
+    watcher = asyncio.create_task(
+        watch_extensions(manager, stop, on_result=results.put_nowait, debounce_ms=100)
+    )
     try:
         # watchfiles gives no signal when its watch is in place: repeat the first edit until it is seen.
         for _ in range(20):

@@ -115,5 +115,8 @@ def test_old_logs_are_removed_but_live_files_kept(tmp_path: Path) -> None:
 
     assert [p.name for p in removed] == ["permanent.log.2"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "current_run.log", "notes.txt", "permanent.log", "permanent.log.1"
+        "current_run.log",
+        "notes.txt",
+        "permanent.log",
+        "permanent.log.1",
     ]

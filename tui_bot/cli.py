@@ -11,7 +11,6 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from tui_bot import __version__, exit_codes
@@ -24,18 +23,34 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to document the options in the README)."""
     parser = argparse.ArgumentParser(
         prog="tui-bot",
-        description="Run a Discord bot with a live terminal console. Paths are relative to the working directory.",
+        description="Run a Discord bot with a live terminal console. "
+        "Paths are relative to the working directory.",
     )
-    parser.add_argument("--sandbox", action="store_true",
-                        help="run against the built-in local Discord (no token needed)")
-    parser.add_argument("--headless", action="store_true",
-                        help="no console: log to stdout (for servers and systemd)")
-    parser.add_argument("--config", type=Path, default=Path("config.json"), metavar="PATH",
-                        help="config file (default: ./config.json, generated on first run)")
-    parser.add_argument("--env-file", type=Path, default=Path(".env"), metavar="PATH",
-                        help="file with DISCORD_TOKEN and BOT_OWNER_ID (default: ./.env)")
-    parser.add_argument("--check-config", action="store_true",
-                        help="validate the config file and .env, print the result, exit 0 (valid) or 78")
+    parser.add_argument(
+        "--sandbox", action="store_true", help="run against the built-in local Discord (no token needed)"
+    )
+    parser.add_argument(
+        "--headless", action="store_true", help="no console: log to stdout (for servers and systemd)"
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=Path("config.json"),
+        metavar="PATH",
+        help="config file (default: ./config.json, generated on first run)",
+    )
+    parser.add_argument(
+        "--env-file",
+        type=Path,
+        default=Path(".env"),
+        metavar="PATH",
+        help="file with DISCORD_TOKEN and BOT_OWNER_ID (default: ./.env)",
+    )
+    parser.add_argument(
+        "--check-config",
+        action="store_true",
+        help="validate the config file and .env, print the result, exit 0 (valid) or 78",
+    )
     parser.add_argument("--version", action="version", version=f"tui-bot {__version__}")
     return parser
 

@@ -82,7 +82,8 @@ def read_env(
             "DISCORD_TOKEN",
             env_file,
             "Add a line DISCORD_TOKEN=your_bot_token to .env (Discord Developer Portal > your application > "
-            "Bot > Reset Token; no quotes needed), or run `tui-bot --sandbox` to try the bot without a token.",
+            "Bot > Reset Token; no quotes needed), "
+            "or run `tui-bot --sandbox` to try the bot without a token.",
         )
     if require_secrets and not owner_text:
         raise _missing(

@@ -234,7 +234,7 @@ def _optional_url(key: str, value: Any, schemes: tuple[str, ...]) -> str | None:
 def validate_prefix(key: str, value: Any) -> str:
     """A command prefix: 1 to 5 characters, no whitespace, no mention syntax."""
     if not isinstance(value, str) or not 1 <= len(value) <= 5 or any(ch.isspace() for ch in value):
-        raise ConfigValueError(key, value, "1 to 5 characters without spaces, e.g. \"!\"")
+        raise ConfigValueError(key, value, '1 to 5 characters without spaces, e.g. "!"')
     if "<@" in value or "@everyone" in value or "@here" in value:
         raise ConfigValueError(key, value, "a prefix that is not a mention")
     return value
@@ -264,12 +264,16 @@ def _blacklist(value: Any) -> tuple[str, ...]:
 def _command_permissions(value: Any) -> dict[str, tuple[str | int, ...]]:
     key = "command_permissions"
     if not isinstance(value, dict):
-        raise ConfigValueError(key, value, 'an object mapping command names to role lists, e.g. {"ban": ["Moderator"]}')
+        raise ConfigValueError(
+            key, value, 'an object mapping command names to role lists, e.g. {"ban": ["Moderator"]}'
+        )
     rules: dict[str, tuple[str | int, ...]] = {}
     for command, roles in value.items():
         entry = f"{key}.{command}"
         if not isinstance(roles, list) or not roles:
-            raise ConfigValueError(entry, roles, 'a non-empty list of role names or role ids, e.g. ["Moderator"]')
+            raise ConfigValueError(
+                entry, roles, 'a non-empty list of role names or role ids, e.g. ["Moderator"]'
+            )
         parsed: list[str | int] = []
         for index, role in enumerate(roles):
             if isinstance(role, str) and not role.strip().isdigit():

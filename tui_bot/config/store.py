@@ -76,7 +76,9 @@ class ConfigStore:
         created = False
         if not path.exists():
             if not create:
-                raise ConfigFileError(f"{path} does not exist. Run tui-bot once to generate it with the defaults.")
+                raise ConfigFileError(
+                    f"{path} does not exist. Run tui-bot once to generate it with the defaults."
+                )
             raw = default_config()
             try:
                 durable_write_bytes(path, render_config(raw))
@@ -134,7 +136,9 @@ class ConfigStore:
                 node = child
             node[parts[-1]] = copy.deepcopy(value)
             model = parse_config(raw)
-            await asyncio.to_thread(durable_write_bytes, self.path, render_config(raw), keep_backup=self.backup_path)
+            await asyncio.to_thread(
+                durable_write_bytes, self.path, render_config(raw), keep_backup=self.backup_path
+            )
             self._raw, self.model = raw, model
             log.info("Config %s set to %s", dotted_key, json.dumps(value, ensure_ascii=False))
             return model

@@ -132,8 +132,12 @@ class TuiBot(commands.Bot):
         self._spawn(self._remove_old_logs_forever(), "tui-bot:log-cleanup")
 
     async def on_ready(self) -> None:
-        log.info("Connected as %s (id %s) to %d guild(s)", self.user, self.user.id if self.user else "?",
-                 len(self.guilds))
+        log.info(
+            "Connected as %s (id %s) to %d guild(s)",
+            self.user,
+            self.user.id if self.user else "?",
+            len(self.guilds),
+        )
         await self.refresh_presence()
 
     def presence_counts(self) -> dict[str, int]:

@@ -38,11 +38,15 @@ def apply_endpoints(api_base: str | None, gateway_url: str | None) -> Endpoints:
     """Set the endpoints (``None`` keeps Discord's) and return the previous ones, for restoring."""
     previous = current_endpoints()
     if api_base is not None and not api_base.startswith(("http://", "https://")):
-        raise EndpointError(f"DISCORD_API_BASE must start with http:// or https://, e.g. "
-                            f"http://127.0.0.1:8080/api/v10 (got {api_base!r}).")
+        raise EndpointError(
+            f"DISCORD_API_BASE must start with http:// or https://, e.g. "
+            f"http://127.0.0.1:8080/api/v10 (got {api_base!r})."
+        )
     if gateway_url is not None and not gateway_url.startswith(("ws://", "wss://")):
-        raise EndpointError(f"DISCORD_GATEWAY_URL must start with ws:// or wss://, e.g. "
-                            f"ws://127.0.0.1:8080/gateway (got {gateway_url!r}).")
+        raise EndpointError(
+            f"DISCORD_GATEWAY_URL must start with ws:// or wss://, e.g. "
+            f"ws://127.0.0.1:8080/gateway (got {gateway_url!r})."
+        )
     discord.http.Route.BASE = (api_base or DISCORD_API_BASE).rstrip("/")
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url or DISCORD_GATEWAY)
     return previous

@@ -104,7 +104,7 @@ class ExtensionManager:
     def _strip_package(self, name: str) -> str:
         name = name.strip()
         prefix = self.package + "."
-        return name[len(prefix):] if name.startswith(prefix) else name
+        return name[len(prefix) :] if name.startswith(prefix) else name
 
     def qualified(self, name: str) -> str:
         """``example`` -> ``extensions.example`` (the module name discord.py loads)."""
@@ -134,7 +134,9 @@ class ExtensionManager:
             )
         if bare not in self.discover() and self.qualified(bare) not in self.bot.extensions:
             available = ", ".join(self.discover()) or "none"
-            raise ExtensionNameError(f"there is no extension '{bare}' in {self.package}/ (available: {available}).")
+            raise ExtensionNameError(
+                f"there is no extension '{bare}' in {self.package}/ (available: {available})."
+            )
         return bare
 
     def is_blacklisted(self, name: str) -> bool:
@@ -230,7 +232,7 @@ class ExtensionManager:
     async def reload_all(self) -> list[ExtensionResult]:
         """Reload every loaded extension."""
         loaded = sorted(
-            ext[len(self.package) + 1:] for ext in self.bot.extensions if ext.startswith(self.package + ".")
+            ext[len(self.package) + 1 :] for ext in self.bot.extensions if ext.startswith(self.package + ".")
         )
         return [await self.reload(name) for name in loaded]
 
@@ -244,8 +246,12 @@ class ExtensionManager:
                 continue
             results.append(await self.load(name))
         loaded = sum(r.ok for r in results)
-        log.info("Extensions: %d loaded, %d failed, %d blacklisted", loaded, len(results) - loaded,
-                 len(self.discover()) - len(results))
+        log.info(
+            "Extensions: %d loaded, %d failed, %d blacklisted",
+            loaded,
+            len(results) - loaded,
+            len(self.discover()) - len(results),
+        )
         return results
 
     def name_for_path(self, path: Path) -> str | None:

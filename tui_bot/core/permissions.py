@@ -80,8 +80,10 @@ class PermissionRules:
         """Readable role names for a refusal message."""
         names = []
         for ref in refs:
-            role = guild.get_role(ref) if isinstance(ref, int) else discord.utils.find(
-                lambda r, ref=ref: r.name.casefold() == ref.casefold(), guild.roles
+            role = (
+                guild.get_role(ref)
+                if isinstance(ref, int)
+                else discord.utils.find(lambda r, ref=ref: r.name.casefold() == ref.casefold(), guild.roles)
             )
             names.append(role.name if role else str(ref))
         return names

@@ -6,6 +6,7 @@ The console and headless mode both drive a ``BotRuntime``; it owns no terminal a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from typing import TYPE_CHECKING
@@ -65,7 +66,11 @@ class BotRuntime:
             api_base, gateway_url = self._endpoints()
             previous = apply_endpoints(api_base, gateway_url)
             if api_base or gateway_url:
-                log.info("Discord endpoints: REST %s, gateway %s", api_base or "(Discord)", gateway_url or "(Discord)")
+                log.info(
+                    "Discord endpoints: REST %s, gateway %s",
+                    api_base or "(Discord)",
+                    gateway_url or "(Discord)",
+                )
             self.bot = TuiBot(self.config, owner_ids=owners)
             self._ready_to_stop.set()
             async with self.bot:
@@ -74,12 +79,16 @@ class BotRuntime:
             log.error("%s", error)
             self.exit_code = exit_codes.CONFIG_ERROR
         except discord.LoginFailure:
-            log.error("Discord rejected the token (401 Unauthorized). Put a valid bot token in DISCORD_TOKEN "
-                      "in .env (Developer Portal > your application > Bot > Reset Token).")
+            log.error(
+                "Discord rejected the token (401 Unauthorized). Put a valid bot token in DISCORD_TOKEN "
+                "in .env (Developer Portal > your application > Bot > Reset Token)."
+            )
             self.exit_code = exit_codes.CONFIG_ERROR
         except discord.PrivilegedIntentsRequired:
-            log.error("Discord refused the privileged intents. Enable 'Message Content Intent' and 'Server "
-                      "Members Intent' in the Developer Portal (your application > Bot).")
+            log.error(
+                "Discord refused the privileged intents. Enable 'Message Content Intent' and 'Server "
+                "Members Intent' in the Developer Portal (your application > Bot)."
+            )
             self.exit_code = exit_codes.CONFIG_ERROR
         except DatabaseError as error:
             log.critical("%s", error)
@@ -108,10 +117,9 @@ async def run_headless(runtime: BotRuntime) -> int:
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+        # Windows has no add_signal_handler; Ctrl+C still raises KeyboardInterrupt there.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop_requested.set)
-        except (NotImplementedError, RuntimeError):  # Windows: Ctrl+C still raises KeyboardInterrupt
-            pass
     run_task = asyncio.create_task(runtime.run(), name="tui-bot:run")
     signal_task = asyncio.create_task(stop_requested.wait(), name="tui-bot:signals")
     await asyncio.wait({run_task, signal_task}, return_when=asyncio.FIRST_COMPLETED)

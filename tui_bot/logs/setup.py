@@ -71,7 +71,10 @@ def configure_logging(
     formatter = logging.Formatter(LOG_FORMAT)
 
     permanent = logging.handlers.RotatingFileHandler(
-        directory / PERMANENT_LOG, maxBytes=config.max_bytes, backupCount=config.backup_count, encoding="utf-8"
+        directory / PERMANENT_LOG,
+        maxBytes=config.max_bytes,
+        backupCount=config.backup_count,
+        encoding="utf-8",
     )
     current_run = logging.FileHandler(directory / CURRENT_RUN_LOG, mode="w", encoding="utf-8")
     handlers: list[logging.Handler] = [permanent, current_run]
@@ -109,8 +112,11 @@ def install_exception_hooks(redactor: SecretRedactor) -> None:
         log.critical("Uncaught exception", exc_info=(exc_type, exc, tb))
 
     def _thread_hook(args) -> None:  # type: ignore[no-untyped-def]
-        log.critical("Uncaught exception in thread %s", args.thread, exc_info=(args.exc_type, args.exc_value,
-                                                                               args.exc_traceback))
+        log.critical(
+            "Uncaught exception in thread %s",
+            args.thread,
+            exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+        )
 
     sys.excepthook = _hook
     import threading
@@ -118,7 +124,9 @@ def install_exception_hooks(redactor: SecretRedactor) -> None:
     threading.excepthook = _thread_hook
 
 
-def remove_old_logs(directory: Path, *, max_age_days: int = MAX_LOG_AGE_DAYS, now: float | None = None) -> list[Path]:
+def remove_old_logs(
+    directory: Path, *, max_age_days: int = MAX_LOG_AGE_DAYS, now: float | None = None
+) -> list[Path]:
     """Delete log files in ``directory`` not modified for ``max_age_days`` (blocking; run in a thread).
 
     The two live files are never removed: they are being written to.

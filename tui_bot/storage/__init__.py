@@ -22,7 +22,13 @@ _EXPORTS = {
     "DatabaseError": "tui_bot.storage.database",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "AtomicFileHandler",
+    "Database",
+    "DatabaseCorruptError",
+    "DatabaseError",
+    "global_file_handler",
+]
 
 
 def __getattr__(name: str) -> Any:

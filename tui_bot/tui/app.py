@@ -6,9 +6,11 @@ bot's clean close (stats flushed, database backed up).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import work
 from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Header, Log, Static
 
 from tui_bot import exit_codes
@@ -29,7 +31,7 @@ class ConsoleApp(App[int]):
     #status { height: 1; padding: 0 1; background: $boost; }
     Log { height: 1fr; }
     """
-    BINDINGS = [Binding("q", "quit", "Quit (closes the bot cleanly)")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("q", "quit", "Quit (closes the bot cleanly)")]
 
     def __init__(self, runtime: BotRuntime, log_handler: BufferedLogHandler) -> None:
         super().__init__()
@@ -71,8 +73,11 @@ class ConsoleApp(App[int]):
         code = await self.runtime.run()
         self.show_status()
         if code != exit_codes.OK:
-            self.notify(f"The bot stopped (exit code {code}); see the log. Press q to quit.", severity="error",
-                        timeout=30)
+            self.notify(
+                f"The bot stopped (exit code {code}); see the log. Press q to quit.",
+                severity="error",
+                timeout=30,
+            )
 
     async def action_quit(self) -> None:
         """Close the bot cleanly, then leave with its exit code."""
