@@ -55,6 +55,8 @@ class TuiBot(commands.Bot):
         **options: Any,
     ) -> None:
         settings = config.model
+        # Set before discord.py's __init__, which registers its help command through add_command.
+        self.config = config
         owners = set(settings.owner_ids) | set(owner_ids or ())
         if owners:
             # discord.py falls back to the application's owner when owner_ids is empty.
@@ -67,7 +69,6 @@ class TuiBot(commands.Bot):
             case_insensitive=True,
             **options,
         )
-        self.config = config
         self.db = database or Database(settings.database.path, backup_keep=settings.database.backup_keep)
         self.file_handler = file_handler or global_file_handler
         self.file_handler.cache_ttl = settings.cache_ttl

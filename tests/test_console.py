@@ -1,0 +1,53 @@
+"""The console hosts the bot in its own event loop and closes it cleanly on quit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+from textual.widgets import Log, Static
+
+from tui_bot.config import ConfigStore, Secrets
+from tui_bot.core.runtime import BotRuntime
+from tui_bot.tui.app import ConsoleApp
+from tui_bot.tui.log_buffer import BufferedLogHandler
+
+
+async def wait_until(predicate, seconds: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` (the UI has no event for "this text appeared")."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not met")
+        await asyncio.sleep(0.05)
+
+
+async def test_console_runs_the_sandbox_bot_and_quits_with_a_backup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = ConfigStore.load(tmp_path / "config.json")
+    handler = BufferedLogHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    previous_level = root.level
+    root.setLevel(logging.INFO)
+    app = ConsoleApp(BotRuntime(store, Secrets(), sandbox=True), handler)
+    try:
+        async with app.run_test(size=(120, 30)) as pilot:
+            status = app.query_one("#status", Static)
+            await wait_until(lambda: "ready as" in str(status.render()))
+            assert str(status.render()).startswith("sandbox: ready as tui-bot")
+            log_widget = app.query_one(Log)
+            await wait_until(lambda: any("Connected as" in line for line in log_widget.lines))
+            await pilot.press("q")
+            await wait_until(lambda: app.return_code is not None)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous_level)
+    assert app.return_code == 0
+    assert app.runtime.bot is not None and app.runtime.bot.is_closed()
+    assert len(list((tmp_path / "data").glob("bot.db.backup_*"))) == 1

@@ -1,0 +1,62 @@
+"""A local Discord on loopback: REST and gateway servers the unmodified discord.py client connects to.
+
+``world`` holds the state and its Discord JSON shapes, ``rest`` and ``gateway`` speak the two
+protocols, ``server`` runs them and offers the Python API tests and the console use. Nothing here
+imports Textual.
+"""
+
+from .gateway import CloseCode, GatewayHub, GatewaySession, Op
+from .rest import ApiError, RestApi
+from .server import Sandbox
+from .world import (
+    DISCORD_EPOCH_MS,
+    SANDBOX_TOKEN,
+    Application,
+    Channel,
+    EventKind,
+    EventLog,
+    Guild,
+    Member,
+    Message,
+    PermissionOverwrite,
+    Role,
+    SandboxEvent,
+    SnowflakeGenerator,
+    User,
+    World,
+    WorldError,
+    demo_world,
+    load_world,
+    snowflake_time,
+    world_from_dict,
+)
+
+__all__ = [
+    "DISCORD_EPOCH_MS",
+    "SANDBOX_TOKEN",
+    "ApiError",
+    "Application",
+    "Channel",
+    "CloseCode",
+    "EventKind",
+    "EventLog",
+    "GatewayHub",
+    "GatewaySession",
+    "Guild",
+    "Member",
+    "Message",
+    "Op",
+    "PermissionOverwrite",
+    "RestApi",
+    "Role",
+    "Sandbox",
+    "SandboxEvent",
+    "SnowflakeGenerator",
+    "User",
+    "World",
+    "WorldError",
+    "demo_world",
+    "load_world",
+    "snowflake_time",
+    "world_from_dict",
+]

@@ -1,0 +1,396 @@
+"""The sandbox gateway: Discord's websocket protocol (v10, JSON) on ``GET /gateway``.
+
+One :class:`GatewaySession` per connection keeps what RESUME, sharding and fault injection will need
+later (session id, per-session sequence, a buffer of sent dispatches, shard, intents); the
+:class:`GatewayHub` accepts connections, runs the protocol and fans dispatches out to sessions.
+
+discord.py asks for ``compress=zlib-stream`` (``zstd-stream`` when zstandard is installed); zlib-stream
+is honoured with binary frames so the client's real decompression path runs. Anything else gets plain
+text frames, which discord.py also accepts (``DiscordWebSocket.received_message`` only decompresses
+``bytes``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import zlib
+from collections import deque
+from collections.abc import Callable
+from enum import IntEnum
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from .world import (
+    PRIVILEGED_INTENTS,
+    EventKind,
+    EventLog,
+    Json,
+    Message,
+    User,
+    World,
+    guild_create_payload,
+    member_payload,
+    message_payload,
+    user_payload,
+)
+
+log = logging.getLogger(__name__)
+
+GUILD_MEMBERS = 1 << 1
+GUILD_MESSAGES = 1 << 9
+MESSAGE_CONTENT = 1 << 15
+SEND_BUFFER_SIZE = 1000  # dispatches kept per session for RESUME replay (not used yet)
+
+
+class Op(IntEnum):
+    """Gateway opcodes."""
+
+    DISPATCH = 0
+    HEARTBEAT = 1
+    IDENTIFY = 2
+    PRESENCE_UPDATE = 3
+    VOICE_STATE_UPDATE = 4
+    RESUME = 6
+    RECONNECT = 7
+    REQUEST_GUILD_MEMBERS = 8
+    INVALID_SESSION = 9
+    HELLO = 10
+    HEARTBEAT_ACK = 11
+
+
+class CloseCode(IntEnum):
+    """Gateway close codes the sandbox uses (discord.py treats 4004 and 4010-4014 as fatal)."""
+
+    UNKNOWN_ERROR = 4000
+    DECODE_ERROR = 4002
+    NOT_AUTHENTICATED = 4003
+    AUTHENTICATION_FAILED = 4004
+    ALREADY_AUTHENTICATED = 4005
+    INVALID_SHARD = 4010
+    INVALID_INTENTS = 4013
+    DISALLOWED_INTENTS = 4014
+
+
+CLOSE_REASONS = {
+    CloseCode.DECODE_ERROR: "Decode error.",
+    CloseCode.NOT_AUTHENTICATED: "Not authenticated.",
+    CloseCode.AUTHENTICATION_FAILED: "Authentication failed.",
+    CloseCode.ALREADY_AUTHENTICATED: "Already authenticated.",
+    CloseCode.INVALID_SHARD: "Invalid shard.",
+    CloseCode.INVALID_INTENTS: "Invalid intent(s).",
+    CloseCode.DISALLOWED_INTENTS: "Disallowed intent(s).",
+}
+
+
+def gateway_url_for(request: web.Request) -> str:
+    """This server's gateway URL as the client reached it (used for ``url`` and ``resume_gateway_url``)."""
+    scheme = "wss" if request.secure else "ws"
+    return f"{scheme}://{request.host}/gateway"
+
+
+def parse_payload(text: str) -> tuple[Op | int, Any] | None:
+    """``(op, d)`` from a client's text frame (unknown ops stay ints), or None if it is not a payload."""
+    try:
+        payload = json.loads(text)
+        op = payload["op"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(op, int):
+        return None
+    return (Op(op) if op in Op._value2member_map_ else op), payload.get("d")
+
+
+class GatewaySession:
+    """One websocket connection and, once identified, one Discord gateway session."""
+
+    def __init__(self, ws: web.WebSocketResponse, *, zlib_stream: bool) -> None:
+        self.ws = ws
+        self.session_id = secrets.token_hex(16)
+        self.user: User | None = None
+        self.intents = 0
+        self.shard: tuple[int, int] = (0, 1)
+        self.presence: Json | None = None
+        self.sequence = 0
+        self.heartbeats = 0
+        self.sent: deque[Json] = deque(maxlen=SEND_BUFFER_SIZE)
+        # Frames must leave in the order their sequence numbers (and the zlib stream) were produced.
+        self._lock = asyncio.Lock()
+        self._deflate = zlib.compressobj() if zlib_stream else None
+
+    @property
+    def identified(self) -> bool:
+        return self.user is not None
+
+    def has_intent(self, intent: int) -> bool:
+        return bool(self.intents & intent)
+
+    def handles_guild(self, guild_id: int) -> bool:
+        """Whether ``guild_id`` belongs to this session's shard (Discord's ``(id >> 22) % count``)."""
+        shard_id, shard_count = self.shard
+        return (guild_id >> 22) % shard_count == shard_id
+
+    async def send(self, op: Op, d: Any = None, event: str | None = None) -> None:
+        """Send one payload; dispatches (op 0) get the next sequence number and are buffered."""
+        async with self._lock:
+            if self.ws.closed:
+                return
+            payload: Json = {"op": int(op), "d": d, "s": None, "t": None}
+            if op is Op.DISPATCH:
+                self.sequence += 1
+                payload.update(s=self.sequence, t=event)
+                self.sent.append(payload)
+            text = json.dumps(payload, separators=(",", ":"))
+            try:
+                if self._deflate is None:
+                    await self.ws.send_str(text)
+                else:
+                    data = self._deflate.compress(text.encode()) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
+                    await self.ws.send_bytes(data)
+            except (ConnectionError, RuntimeError) as exc:
+                # The client went away mid-send; its handler will notice the closed socket.
+                log.debug("gateway session %s: send failed: %s", self.session_id, exc)
+
+    async def close(self, code: int, reason: str = "") -> None:
+        await self.ws.close(code=code, message=reason.encode())
+
+
+class GatewayHub:
+    """Accepts gateway connections, speaks the protocol and dispatches events to sessions."""
+
+    def __init__(self, world: World, events: EventLog, *, heartbeat_interval_ms: int = 41250) -> None:
+        self.world = world
+        self.events = events
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.sessions: list[GatewaySession] = []
+
+    @property
+    def identified_sessions(self) -> list[GatewaySession]:
+        return [s for s in self.sessions if s.identified]
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """The ``GET /gateway`` handler: upgrade, HELLO, then read payloads until the socket closes."""
+        ws = web.WebSocketResponse(max_msg_size=0)
+        if not ws.can_prepare(request).ok:
+            body = {"code": 0, "message": "This is the sandbox gateway: connect with a websocket."}
+            return web.json_response(body, status=400, content_type="application/json")
+        await ws.prepare(request)
+        session = GatewaySession(ws, zlib_stream=request.query.get("compress") == "zlib-stream")
+        self.sessions.append(session)
+        log.debug("gateway connection %s (%s)", session.session_id, request.query_string)
+        try:
+            await session.send(
+                Op.HELLO,
+                {
+                    "heartbeat_interval": self.heartbeat_interval_ms,
+                    "_trace": ['["tui-bot-sandbox",{"micros":0}]'],
+                },
+            )
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT:
+                    parsed = parse_payload(msg.data)
+                    if parsed is None:
+                        await self._close(session, CloseCode.DECODE_ERROR)
+                        break
+                    await self._on_payload(session, *parsed, request)
+                elif msg.type is WSMsgType.BINARY:
+                    # Discord would expect ETF here; the sandbox only speaks JSON.
+                    await self._close(session, CloseCode.DECODE_ERROR)
+                    break
+        finally:
+            self.sessions.remove(session)
+            log.debug("gateway connection %s closed (code %s)", session.session_id, ws.close_code)
+        return ws
+
+    async def close_all(self, code: int = 1001) -> None:
+        """Close every connection (server shutdown)."""
+        await asyncio.gather(
+            *(s.close(code, "Sandbox shutting down.") for s in list(self.sessions)), return_exceptions=True
+        )
+
+    async def _close(self, session: GatewaySession, code: CloseCode) -> None:
+        log.info(
+            "gateway session %s closed with %d %s", session.session_id, code, CLOSE_REASONS.get(code, "")
+        )
+        await session.close(code, CLOSE_REASONS.get(code, ""))
+
+    async def _on_payload(self, session: GatewaySession, op: Op | int, d: Any, request: web.Request) -> None:
+        if op is Op.HEARTBEAT:
+            session.heartbeats += 1
+            await session.send(Op.HEARTBEAT_ACK)
+        elif op is Op.IDENTIFY:
+            await self._identify(session, d or {}, request)
+        elif op is Op.RESUME:
+            # Replay is for later: refuse, and discord.py re-identifies on a fresh connection.
+            await session.send(Op.INVALID_SESSION, False)
+        elif not session.identified and op in (Op.PRESENCE_UPDATE, Op.REQUEST_GUILD_MEMBERS):
+            await self._close(session, CloseCode.NOT_AUTHENTICATED)
+        elif op is Op.PRESENCE_UPDATE:
+            self._record_presence(session, d or {}, source="op3")
+        elif op is Op.REQUEST_GUILD_MEMBERS:
+            await self._member_chunk(session, d or {})
+        elif op is Op.VOICE_STATE_UPDATE:
+            log.debug("gateway session %s: voice is not simulated; ignoring op 4", session.session_id)
+        else:
+            log.warning("gateway session %s: ignoring unknown op %r", session.session_id, op)
+
+    async def _identify(self, session: GatewaySession, d: Json, request: web.Request) -> None:
+        if session.identified:
+            await self._close(session, CloseCode.ALREADY_AUTHENTICATED)
+            return
+        user = self.world.user_for_token(d.get("token"))
+        if user is None:
+            await self._close(session, CloseCode.AUTHENTICATION_FAILED)
+            return
+        shard = d.get("shard") or [0, 1]
+        if not (isinstance(shard, list) and len(shard) == 2 and 0 <= shard[0] < shard[1]):
+            await self._close(session, CloseCode.INVALID_SHARD)
+            return
+        intents = d.get("intents")
+        if not isinstance(intents, int) or intents < 0 or intents >= 1 << 26:
+            await self._close(session, CloseCode.INVALID_INTENTS)
+            return
+        app_flags = self.world.application.flags
+        if any(intents & bit and not app_flags & allowed for bit, allowed in PRIVILEGED_INTENTS.items()):
+            await self._close(session, CloseCode.DISALLOWED_INTENTS)
+            return
+
+        session.user, session.intents, session.shard = user, intents, (shard[0], shard[1])
+        self.events.record(
+            EventKind.IDENTIFY,
+            {
+                "session_id": session.session_id,
+                "user_id": user.id,
+                "intents": intents,
+                "shard": list(session.shard),
+            },
+        )
+        if d.get("presence"):
+            self._record_presence(session, d["presence"], source="identify")
+
+        guilds = [
+            g for g in self.world.guilds.values() if user.id in g.members and session.handles_guild(g.id)
+        ]
+        ready: Json = {
+            "v": 10,
+            "user": user_payload(user, me=True),
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
+            "session_id": session.session_id,
+            "session_type": "normal",
+            "resume_gateway_url": gateway_url_for(request),
+            "application": {"id": str(self.world.application.id), "flags": self.world.application.flags},
+            "private_channels": [],
+            "relationships": [],
+            "presences": [],
+            "guild_join_requests": [],
+            "geo_ordered_rtc_regions": [],
+            "user_settings": {},
+            "_trace": ['["tui-bot-sandbox",{"micros":0}]'],
+        }
+        if d.get("shard"):
+            ready["shard"] = list(session.shard)
+        await session.send(Op.DISPATCH, ready, "READY")
+        all_members = session.has_intent(GUILD_MEMBERS)
+        for guild in guilds:
+            await session.send(
+                Op.DISPATCH, guild_create_payload(guild, me=user.id, all_members=all_members), "GUILD_CREATE"
+            )
+        self.events.record(
+            EventKind.READY,
+            {"session_id": session.session_id, "user_id": user.id, "guild_ids": [g.id for g in guilds]},
+        )
+        log.info("gateway session %s ready as %s (intents %d)", session.session_id, user.username, intents)
+
+    def _record_presence(self, session: GatewaySession, d: Json, *, source: str) -> None:
+        # IDENTIFY's presence uses the legacy "game" key (discord.py gateway.py identify()); op 3 uses
+        # "activities". Normalise so tests and the console read one shape.
+        activities = d.get("activities")
+        if activities is None:
+            activities = [d["game"]] if d.get("game") else []
+        presence = {
+            "status": d.get("status") or "online",
+            "activities": activities,
+            "since": d.get("since"),
+            "afk": bool(d.get("afk", False)),
+        }
+        session.presence = presence
+        self.events.record(
+            EventKind.PRESENCE_UPDATE, {"session_id": session.session_id, "source": source, **presence}
+        )
+
+    async def _member_chunk(self, session: GatewaySession, d: Json) -> None:
+        guild = self.world.guilds.get(int(d.get("guild_id") or 0))
+        if guild is None or session.user is None or session.user.id not in guild.members:
+            return
+        members = list(guild.members.values())
+        if d.get("user_ids"):
+            wanted = {int(u) for u in d["user_ids"]}
+            members = [m for m in members if m.id in wanted]
+        elif d.get("query"):
+            prefix = str(d["query"]).casefold()
+            members = [
+                m
+                for m in members
+                if m.user.username.casefold().startswith(prefix)
+                or (m.nick or "").casefold().startswith(prefix)
+            ]
+        if d.get("limit"):
+            members = members[: int(d["limit"])]
+        chunk: Json = {
+            "guild_id": str(guild.id),
+            "members": [member_payload(m) for m in members],
+            "chunk_index": 0,
+            "chunk_count": 1,
+            "not_found": [],
+        }
+        if d.get("nonce"):
+            chunk["nonce"] = d["nonce"]
+        await session.send(Op.DISPATCH, chunk, "GUILD_MEMBERS_CHUNK")
+
+    # -- dispatching to bots --
+
+    async def dispatch(
+        self, event: str, guild_id: int, build: Callable[[GatewaySession], Json], *, intent: int | None = None
+    ) -> None:
+        """Send ``event`` to every session whose bot is in the guild, on the right shard, with ``intent``."""
+        guild = self.world.guilds.get(guild_id)
+        if guild is None:
+            return
+        targets = [
+            s
+            for s in self.identified_sessions
+            if s.user is not None
+            and s.user.id in guild.members
+            and s.handles_guild(guild_id)
+            and (intent is None or s.has_intent(intent))
+        ]
+        await asyncio.gather(*(s.send(Op.DISPATCH, build(s), event) for s in targets))
+
+    async def dispatch_message(self, event: str, message: Message) -> None:
+        """MESSAGE_CREATE or MESSAGE_UPDATE, with content hidden from sessions lacking MESSAGE_CONTENT."""
+        if message.guild_id is None:
+            return
+        full = message_payload(self.world, message, gateway=True)
+
+        def build(session: GatewaySession) -> Json:
+            assert session.user is not None
+            me = session.user.id
+            if session.has_intent(MESSAGE_CONTENT) or message.author.id == me or me in message.mentions:
+                return full
+            # As on Discord: without the intent these arrive empty (own messages and mentions excepted).
+            return {**full, "content": "", "embeds": [], "attachments": [], "components": []}
+
+        await self.dispatch(event, message.guild_id, build, intent=GUILD_MESSAGES)
+
+    async def dispatch_message_delete(self, message: Message) -> None:
+        if message.guild_id is None:
+            return
+        payload = {
+            "id": str(message.id),
+            "channel_id": str(message.channel_id),
+            "guild_id": str(message.guild_id),
+        }
+        await self.dispatch("MESSAGE_DELETE", message.guild_id, lambda _s: payload, intent=GUILD_MESSAGES)

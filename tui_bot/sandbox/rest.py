@@ -1,0 +1,502 @@
+"""The sandbox REST API: the ``/api/v10`` routes a bot uses, with Discord's shapes, errors and headers.
+
+Two discord.py details shape every response (discord.py 2.7, ``http.py``):
+
+* ``json_or_text`` parses a body as JSON only if ``Content-Type`` is exactly ``application/json`` (no
+  ``; charset=utf-8``, which aiohttp's ``json_response`` would add), else the caller gets a ``str``.
+* ``HTTPClient.request`` keys its rate limiting on ``X-RateLimit-*`` headers; generous values keep it
+  from ever waiting. 500/502/504 are retried with sleeps, so sandbox bugs surface as slow tests: every
+  handler error is logged with its traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from .gateway import GatewayHub, gateway_url_for
+from .world import (
+    Channel,
+    EventKind,
+    EventLog,
+    Guild,
+    Json,
+    Message,
+    User,
+    World,
+    channel_payload,
+    guild_payload,
+    member_payload,
+    message_payload,
+    role_payload,
+    user_payload,
+)
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v10"
+VIEW_CHANNEL = 1 << 10
+SEND_MESSAGES = 1 << 11
+MANAGE_MESSAGES = 1 << 13
+READ_MESSAGE_HISTORY = 1 << 16
+MAX_CONTENT = 2000
+MAX_COMMANDS = 100
+RATE_LIMIT = 10_000  # per bucket and window: high enough that discord.py never pre-emptively waits
+REQUEST_LOG_SIZE = 1000
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ApiError(Exception):
+    """A Discord-shaped error response: ``{"code", "message", "errors"?}`` with an HTTP status."""
+
+    def __init__(self, status: int, code: int, message: str, errors: Json | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.errors = status, code, message, errors
+
+    def body(self) -> Json:
+        body: Json = {"message": self.message, "code": self.code}
+        if self.errors is not None:
+            body["errors"] = self.errors
+        return body
+
+
+def unknown(what: str, code: int) -> ApiError:
+    return ApiError(404, code, f"Unknown {what}")
+
+
+def invalid_form(field: str, code: str, message: str) -> ApiError:
+    return ApiError(
+        400, 50035, "Invalid Form Body", {field: {"_errors": [{"code": code, "message": message}]}}
+    )
+
+
+MISSING_ACCESS = (403, 50001, "Missing Access")
+MISSING_PERMISSIONS = (403, 50013, "Missing Permissions")
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    """A JSON response whose Content-Type is exactly ``application/json`` (see module docstring)."""
+    return web.Response(
+        body=json.dumps(data, separators=(",", ":")).encode(),
+        status=status,
+        headers={"Content-Type": "application/json"},
+    )
+
+
+def no_content() -> web.Response:
+    return web.Response(status=204)
+
+
+def snowflake_arg(request: web.Request, name: str) -> int:
+    return int(request.match_info[name])
+
+
+class RestApi:
+    """The REST routes, bound to one world, event log and gateway hub."""
+
+    def __init__(self, world: World, events: EventLog, hub: GatewayHub) -> None:
+        self.world = world
+        self.events = events
+        self.hub = hub
+        # Every request (method, path, status) for debugging; bounded so a long session stays small.
+        self.requests: deque[tuple[str, str, int]] = deque(maxlen=REQUEST_LOG_SIZE)
+
+    def install(self, app: web.Application) -> None:
+        """Add the middleware and routes to ``app`` (before it starts)."""
+        app.middlewares.append(self._middleware)
+        routes: list[tuple[str, str, Handler]] = [
+            ("GET", "/users/@me", self.get_me),
+            ("GET", "/users/{user_id:\\d+}", self.get_user),
+            ("GET", "/oauth2/applications/@me", self.get_application),
+            ("GET", "/gateway", self.get_gateway),
+            ("GET", "/gateway/bot", self.get_gateway_bot),
+            ("GET", "/channels/{channel_id:\\d+}", self.get_channel),
+            ("GET", "/channels/{channel_id:\\d+}/messages", self.get_messages),
+            ("POST", "/channels/{channel_id:\\d+}/messages", self.post_message),
+            ("GET", "/channels/{channel_id:\\d+}/messages/{message_id:\\d+}", self.get_message),
+            ("PATCH", "/channels/{channel_id:\\d+}/messages/{message_id:\\d+}", self.patch_message),
+            ("DELETE", "/channels/{channel_id:\\d+}/messages/{message_id:\\d+}", self.delete_message),
+            ("POST", "/channels/{channel_id:\\d+}/typing", self.post_typing),
+            ("GET", "/applications/{app_id:\\d+}/commands", self.get_commands),
+            ("PUT", "/applications/{app_id:\\d+}/commands", self.put_commands),
+            ("GET", "/applications/{app_id:\\d+}/guilds/{guild_id:\\d+}/commands", self.get_commands),
+            ("PUT", "/applications/{app_id:\\d+}/guilds/{guild_id:\\d+}/commands", self.put_commands),
+            ("GET", "/guilds/{guild_id:\\d+}", self.get_guild),
+            ("GET", "/guilds/{guild_id:\\d+}/channels", self.get_guild_channels),
+            ("GET", "/guilds/{guild_id:\\d+}/roles", self.get_guild_roles),
+            ("GET", "/guilds/{guild_id:\\d+}/members", self.get_guild_members),
+            ("GET", "/guilds/{guild_id:\\d+}/members/{user_id:\\d+}", self.get_guild_member),
+        ]
+        for method, path, handler in routes:
+            app.router.add_route(method, API_PREFIX + path, handler)
+        # Attachments are served like Discord's CDN: outside the API, no Authorization header.
+        app.router.add_get("/attachments/{channel_id}/{attachment_id:\\d+}/{filename}", self.get_attachment)
+        # Registered last and matched last (aiohttp tries the longest path prefix first).
+        app.router.add_route("*", API_PREFIX + "/{tail:.*}", self.unknown_route)
+
+    # -- plumbing --
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith(API_PREFIX + "/"):
+            return await handler(request)
+        try:
+            # GET gateway needs no token on Discord either; everything else answers 401 without one.
+            if request.path != API_PREFIX + "/gateway":
+                self._caller(request)
+            response = await handler(request)
+        except ApiError as exc:
+            response = json_response(exc.body(), exc.status)
+        except Exception:
+            log.exception("sandbox REST handler failed: %s %s", request.method, request.path)
+            response = json_response({"message": "500: Internal Server Error", "code": 0}, 500)
+        if not response.prepared:
+            self._add_rate_limit_headers(request, response)
+        self.requests.append((request.method, request.path_qs, response.status))
+        log.debug("%s %s -> %d", request.method, request.path_qs, response.status)
+        return response
+
+    def _caller(self, request: web.Request) -> User:
+        """The bot user making this request; a missing or wrong token is a 401, as on Discord."""
+        header = request.headers.get("Authorization", "")
+        token = header.removeprefix("Bot ") if header.startswith("Bot ") else None
+        user = self.world.user_for_token(token)
+        if user is None:
+            raise ApiError(401, 0, "401: Unauthorized")
+        return user
+
+    def _add_rate_limit_headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        # One bucket per route template, like Discord's opaque bucket hashes.
+        route = request.match_info.route.resource
+        template = route.canonical if route is not None else request.path
+        bucket = hashlib.md5(f"{request.method} {template}".encode()).hexdigest()
+        response.headers.update(
+            {
+                "X-RateLimit-Limit": str(RATE_LIMIT),
+                "X-RateLimit-Remaining": str(RATE_LIMIT - 1),
+                "X-RateLimit-Reset": f"{time.time() + 1:.3f}",
+                "X-RateLimit-Reset-After": "1.000",
+                "X-RateLimit-Bucket": bucket,
+            }
+        )
+
+    async def _body(self, request: web.Request) -> tuple[Any, list[web.FileField]]:
+        """The JSON body, or ``payload_json`` plus files for multipart uploads (discord.py's file sends)."""
+        if request.content_type == "multipart/form-data":
+            form = await request.post()
+            raw = form.get("payload_json") or "{}"
+            files = [v for k, v in form.items() if k.startswith("files[") and isinstance(v, web.FileField)]
+            text = raw.decode() if isinstance(raw, bytes | bytearray) else str(raw)
+        else:
+            files, text = [], await request.text()
+        if not text:
+            return {}, files
+        try:
+            return json.loads(text), files
+        except ValueError:
+            raise ApiError(400, 50109, "The request body contains invalid JSON.") from None
+
+    def _channel(self, request: web.Request, *, need: int = VIEW_CHANNEL) -> Channel:
+        channel = self.world.channel(snowflake_arg(request, "channel_id"))
+        if channel is None:
+            raise unknown("Channel", 10003)
+        perms = self.world.permissions_in(channel, self._caller(request).id)
+        if not perms & VIEW_CHANNEL:
+            raise ApiError(*MISSING_ACCESS)
+        if perms & need != need:
+            raise ApiError(*MISSING_PERMISSIONS)
+        return channel
+
+    def _message(self, request: web.Request, channel: Channel) -> Message:
+        message = self.world.get_message(channel.id, snowflake_arg(request, "message_id"))
+        if message is None:
+            raise unknown("Message", 10008)
+        return message
+
+    def _guild(self, request: web.Request) -> Guild:
+        guild = self.world.guilds.get(snowflake_arg(request, "guild_id"))
+        if guild is None:
+            raise unknown("Guild", 10004)
+        if self._caller(request).id not in guild.members:
+            raise ApiError(*MISSING_ACCESS)
+        return guild
+
+    def _check_application(self, request: web.Request) -> None:
+        if snowflake_arg(request, "app_id") != self.world.application.id:
+            raise ApiError(403, 20012, "You are not authorized to perform this action on this application")
+
+    # -- users, application, gateway --
+
+    async def get_me(self, request: web.Request) -> web.Response:
+        return json_response(user_payload(self._caller(request), me=True))
+
+    async def get_user(self, request: web.Request) -> web.Response:
+        user = self.world.users.get(snowflake_arg(request, "user_id"))
+        if user is None:
+            raise unknown("User", 10013)
+        return json_response(user_payload(user))
+
+    async def get_application(self, request: web.Request) -> web.Response:
+        app = self.world.application
+        bot = self.world.users[app.bot_id]
+        return json_response(
+            {
+                "id": str(app.id),
+                "name": app.name,
+                "icon": None,
+                "description": app.description,
+                "summary": "",
+                "type": None,
+                "hook": True,
+                "bot_public": app.bot_public,
+                "bot_require_code_grant": False,
+                "verify_key": hashlib.sha256(str(app.id).encode()).hexdigest(),
+                "owner": user_payload(self.world.users[app.owner_id]),
+                "team": None,
+                "flags": app.flags,
+                "redirect_uris": [],
+                "interactions_endpoint_url": None,
+                "role_connections_verification_url": None,
+                "tags": [],
+                "integration_types_config": {"0": {}},
+                "approximate_guild_count": sum(bot.id in g.members for g in self.world.guilds.values()),
+                "is_monetized": False,
+                "bot": user_payload(bot),
+            }
+        )
+
+    async def get_gateway(self, request: web.Request) -> web.Response:
+        return json_response({"url": gateway_url_for(request)})
+
+    async def get_gateway_bot(self, request: web.Request) -> web.Response:
+        return json_response(
+            {
+                "url": gateway_url_for(request),
+                "shards": 1,
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 1000,
+                    "reset_after": 86_400_000,
+                    "max_concurrency": 1,
+                },
+            }
+        )
+
+    # -- channels and messages --
+
+    async def get_channel(self, request: web.Request) -> web.Response:
+        return json_response(channel_payload(self._channel(request)))
+
+    async def get_messages(self, request: web.Request) -> web.Response:
+        channel = self._channel(request, need=VIEW_CHANNEL | READ_MESSAGE_HISTORY)
+        query = request.query
+        try:
+            limit = int(query.get("limit", 50))
+            anchors = {k: int(query[k]) for k in ("before", "after", "around") if k in query}
+        except ValueError:
+            raise invalid_form("limit", "NUMBER_TYPE_COERCE", "Value is not int.") from None
+        if not 1 <= limit <= 100:
+            raise invalid_form("limit", "NUMBER_TYPE_MAX", "int value should be between 1 and 100.")
+        messages = self.world.history(channel.id, limit=limit, **anchors)
+        return json_response([message_payload(self.world, m) for m in messages])
+
+    async def get_message(self, request: web.Request) -> web.Response:
+        channel = self._channel(request, need=VIEW_CHANNEL | READ_MESSAGE_HISTORY)
+        return json_response(message_payload(self.world, self._message(request, channel)))
+
+    async def post_message(self, request: web.Request) -> web.Response:
+        channel = self._channel(request, need=VIEW_CHANNEL | SEND_MESSAGES)
+        body, files = await self._body(request)
+        content = body.get("content") or ""
+        if not isinstance(content, str):
+            content = str(content)
+        if len(content) > MAX_CONTENT:
+            raise invalid_form(
+                "content", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_CONTENT} or fewer in length."
+            )
+        attachments = self._store_attachments(request, channel, body, files)
+        if not (
+            content or body.get("embeds") or body.get("components") or attachments or body.get("sticker_ids")
+        ):
+            raise ApiError(400, 50006, "Cannot send an empty message")
+        message = self.world.create_message(
+            channel,
+            self._caller(request),
+            content,
+            embeds=body.get("embeds"),
+            components=body.get("components"),
+            attachments=attachments,
+            allowed_mentions=body.get("allowed_mentions"),
+            message_reference=self._reference(channel, body.get("message_reference")),
+            nonce=body.get("nonce"),
+            tts=bool(body.get("tts", False)),
+            flags=int(body.get("flags") or 0),
+        )
+        await self.hub.dispatch_message("MESSAGE_CREATE", message)
+        return await self._respond_then_record(
+            request, json_response(message_payload(self.world, message)), EventKind.MESSAGE_CREATE, message
+        )
+
+    async def _respond_then_record(
+        self, request: web.Request, response: web.Response, kind: EventKind, message: Message
+    ) -> web.Response:
+        # Write the response before recording, so a test awaiting this event (then closing the bot)
+        # does not cut off the bot's own request mid-flight. The gateway dispatch went out first.
+        self._add_rate_limit_headers(request, response)
+        await response.prepare(request)
+        await response.write_eof()
+        self.events.record(
+            kind, {"channel_id": message.channel_id, "message_id": message.id}, message=message
+        )
+        return response
+
+    def _reference(self, channel: Channel, ref: Json | None) -> Json | None:
+        if not ref or not ref.get("message_id"):
+            return None
+        ref_channel = int(ref.get("channel_id") or channel.id)
+        target = self.world.get_message(ref_channel, int(ref["message_id"]))
+        if target is None:
+            if ref.get("fail_if_not_exists", True):
+                raise invalid_form(
+                    "message_reference", "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message"
+                )
+            return None
+        return {
+            "type": 0,
+            "channel_id": str(ref_channel),
+            "message_id": str(target.id),
+            "guild_id": str(target.guild_id),
+        }
+
+    def _store_attachments(
+        self, request: web.Request, channel: Channel, body: Json, files: list[web.FileField]
+    ) -> list[Json]:
+        # discord.py names uploads files[0..n] and describes them in payload_json["attachments"] by index.
+        described = {str(a.get("id")): a for a in body.get("attachments", []) if isinstance(a, dict)}
+        attachments: list[Json] = []
+        for index, upload in enumerate(files):
+            data = upload.file.read()
+            attachment_id = self.world.snowflakes()
+            self.world.attachment_data[attachment_id] = data
+            url = f"{request.scheme}://{request.host}/attachments/{channel.id}/{attachment_id}/{upload.filename}"
+            meta = described.get(str(index), {})
+            attachments.append(
+                {
+                    "id": str(attachment_id),
+                    "filename": upload.filename,
+                    "size": len(data),
+                    "url": url,
+                    "proxy_url": url,
+                    "content_type": upload.content_type,
+                    "description": meta.get("description"),
+                    "spoiler": upload.filename.startswith("SPOILER_"),
+                    "flags": 0,
+                }
+            )
+        return attachments
+
+    async def patch_message(self, request: web.Request) -> web.Response:
+        channel = self._channel(request)
+        message = self._message(request, channel)
+        if message.author.id != self._caller(request).id:
+            raise ApiError(403, 50005, "Cannot edit a message authored by another user")
+        body, _files = await self._body(request)
+        if len(body.get("content") or "") > MAX_CONTENT:
+            raise invalid_form(
+                "content", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_CONTENT} or fewer in length."
+            )
+        self.world.edit_message(message, body)
+        await self.hub.dispatch_message("MESSAGE_UPDATE", message)
+        return await self._respond_then_record(
+            request, json_response(message_payload(self.world, message)), EventKind.MESSAGE_UPDATE, message
+        )
+
+    async def delete_message(self, request: web.Request) -> web.Response:
+        channel = self._channel(request)
+        message = self._message(request, channel)
+        user = self._caller(request)
+        if message.author.id != user.id and not self.world.permissions_in(channel, user.id) & MANAGE_MESSAGES:
+            raise ApiError(*MISSING_PERMISSIONS)
+        self.world.delete_message(message)
+        await self.hub.dispatch_message_delete(message)
+        return await self._respond_then_record(request, no_content(), EventKind.MESSAGE_DELETE, message)
+
+    async def post_typing(self, request: web.Request) -> web.Response:
+        channel = self._channel(request, need=VIEW_CHANNEL | SEND_MESSAGES)
+        self.events.record(EventKind.TYPING, {"channel_id": channel.id, "user_id": self._caller(request).id})
+        return no_content()
+
+    async def get_attachment(self, request: web.Request) -> web.Response:
+        data = self.world.attachment_data.get(int(request.match_info["attachment_id"]))
+        if data is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=data, content_type="application/octet-stream")
+
+    # -- application commands --
+
+    def _command_scope(self, request: web.Request) -> int | None:
+        self._check_application(request)
+        return self._guild(request).id if "guild_id" in request.match_info else None
+
+    async def get_commands(self, request: web.Request) -> web.Response:
+        return json_response(self.world.commands.get(self._command_scope(request), []))
+
+    async def put_commands(self, request: web.Request) -> web.Response:
+        scope = self._command_scope(request)
+        body, _files = await self._body(request)
+        if not isinstance(body, list) or not all(isinstance(c, dict) for c in body):
+            raise invalid_form("_root", "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType")
+        if len(body) > MAX_COMMANDS:
+            raise ApiError(400, 30032, "Maximum number of application commands reached (100)")
+        for index, command in enumerate(body):
+            if not command.get("name"):
+                raise invalid_form(str(index), "BASE_TYPE_REQUIRED", "This field is required")
+        stored = self.world.overwrite_commands(scope, body)
+        self.events.record(EventKind.COMMANDS_SYNC, {"guild_id": scope, "commands": stored})
+        return json_response(stored)
+
+    # -- guilds --
+
+    async def get_guild(self, request: web.Request) -> web.Response:
+        guild = self._guild(request)
+        payload = guild_payload(guild)
+        if request.query.get("with_counts") == "true":
+            payload.update(approximate_member_count=len(guild.members), approximate_presence_count=0)
+        return json_response(payload)
+
+    async def get_guild_channels(self, request: web.Request) -> web.Response:
+        return json_response([channel_payload(c) for c in self._guild(request).channels.values()])
+
+    async def get_guild_roles(self, request: web.Request) -> web.Response:
+        return json_response([role_payload(r) for r in self._guild(request).roles.values()])
+
+    async def get_guild_members(self, request: web.Request) -> web.Response:
+        guild = self._guild(request)
+        limit = max(1, min(1000, int(request.query.get("limit", 1))))
+        after = int(request.query.get("after", 0))
+        members = sorted((m for m in guild.members.values() if m.id > after), key=lambda m: m.id)[:limit]
+        return json_response([member_payload(m) for m in members])
+
+    async def get_guild_member(self, request: web.Request) -> web.Response:
+        member = self._guild(request).members.get(snowflake_arg(request, "user_id"))
+        if member is None:
+            raise unknown("Member", 10007)
+        return json_response(member_payload(member))
+
+    # -- gaps --
+
+    async def unknown_route(self, request: web.Request) -> web.Response:
+        log.warning("sandbox: unknown REST route %s %s (answered 404)", request.method, request.path)
+        self.events.record(
+            EventKind.UNKNOWN_ROUTE,
+            {"method": request.method, "path": request.path, "query": request.query_string},
+        )
+        return json_response({"message": "404: Not Found", "code": 0}, 404)
