@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -189,3 +191,33 @@ async def test_usage_counts_and_a_backup_survive_a_clean_shutdown(harness: BotHa
     assert len(backups) == 1
     with sqlite3.connect(backups[0]) as conn:
         assert dict(conn.execute("SELECT command_name, usage_count FROM command_stats")) == counts
+
+
+async def test_storage_database_and_log_directory_keys(harness: BotHarness) -> None:
+    logs = harness.root / "botlogs"
+    logs.mkdir()
+    stale = logs / "permanent.log.4"
+    stale.write_text("from last month")
+    month_ago = time.time() - 31 * 86400
+    os.utime(stale, (month_ago, month_ago))
+    (logs / "permanent.log.1").write_text("from today")
+
+    from tui_bot.storage import global_file_handler
+
+    try:
+        bot = await harness.start(storage={"cache_ttl": 12}, database={"backup_keep": 2})
+        assert bot.file_handler is global_file_handler and global_file_handler.cache_ttl == 12
+        assert bot.db.backup_keep == 2 and harness.db_path.is_file()
+        # The hourly clean-up runs once at start-up too.
+        for _ in range(100):
+            if not stale.exists():
+                break
+            await asyncio.sleep(0.05)
+        assert not stale.exists() and (logs / "permanent.log.1").exists()
+        await harness.stop()
+        for _ in range(3):
+            await harness.start()
+            await harness.stop()
+        assert len(list(harness.db_path.parent.glob("bot.db.backup_*"))) == 2
+    finally:
+        global_file_handler.cache_ttl = 300.0

@@ -54,6 +54,10 @@ class TuiBot(commands.Bot):
         intents: discord.Intents | None = None,
         **options: Any,
     ) -> None:
+        # The framework has no voice features; don't warn at every start that voice libraries are missing.
+        discord.VoiceClient.warn_nacl = False
+        if hasattr(discord.VoiceClient, "warn_dave"):
+            discord.VoiceClient.warn_dave = False
         settings = config.model
         # Set before discord.py's __init__, which registers its help command through add_command.
         self.config = config
