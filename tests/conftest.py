@@ -15,7 +15,6 @@ import pytest
 
 from tui_bot.config import ConfigStore
 from tui_bot.core.bot import TuiBot
-from tui_bot.core.endpoints import apply_endpoints, restore_endpoints
 from tui_bot.sandbox import Sandbox, demo_world
 
 _package_numbers = itertools.count()
@@ -25,11 +24,8 @@ _package_numbers = itertools.count()
 async def sandbox() -> AsyncIterator[Sandbox]:
     """The demo world served on 127.0.0.1, with discord.py pointed at it for the test's duration."""
     async with Sandbox(demo_world()) as server:
-        previous = apply_endpoints(server.api_base, server.gateway_url)
-        try:
-            yield server
-        finally:
-            restore_endpoints(previous)
+        server.point_discord_py_here()  # undone when the sandbox stops
+        yield server
 
 
 def _deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

@@ -36,7 +36,9 @@ class BotRuntime:
         self.sandbox: Sandbox | None = None
         self.bot: TuiBot | None = None
         self.exit_code = exit_codes.OK
-        self._ready_to_stop = asyncio.Event()
+        self._running = False
+        # Set once the bot exists (or run() has ended), so that stop() never races its creation.
+        self._bot_created = asyncio.Event()
 
     async def _start_sandbox(self) -> tuple[str, set[int]]:
         from tui_bot.sandbox import Sandbox, demo_world
@@ -57,6 +59,7 @@ class BotRuntime:
 
     async def run(self) -> int:
         """Run until the bot is closed; return the process exit code."""
+        self._running = True
         previous = None
         try:
             if self.use_sandbox:
@@ -72,7 +75,7 @@ class BotRuntime:
                     gateway_url or "(Discord)",
                 )
             self.bot = TuiBot(self.config, owner_ids=owners)
-            self._ready_to_stop.set()
+            self._bot_created.set()
             async with self.bot:
                 await self.bot.start(token)
         except EndpointError as error:
@@ -97,7 +100,7 @@ class BotRuntime:
             log.critical("The bot stopped on an unexpected error", exc_info=True)
             self.exit_code = exit_codes.CRITICAL
         finally:
-            self._ready_to_stop.set()
+            self._bot_created.set()
             if self.sandbox is not None:
                 await self.sandbox.stop()
             if previous is not None:
@@ -106,7 +109,9 @@ class BotRuntime:
 
     async def stop(self) -> None:
         """Close the bot (stats flushed, database backed up); ``run()`` then returns."""
-        await self._ready_to_stop.wait()
+        if not self._running:
+            return
+        await self._bot_created.wait()
         if self.bot is not None and not self.bot.is_closed():
             log.info("Shutting down")
             await self.bot.close()

@@ -11,10 +11,9 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
-import discord.gateway
-import discord.http
-import yarl
 from aiohttp import web
+
+from tui_bot.core.endpoints import Endpoints, apply_endpoints, restore_endpoints
 
 from .gateway import GatewayHub
 from .rest import API_PREFIX, RestApi
@@ -55,7 +54,7 @@ class Sandbox:
         self.hub = GatewayHub(self.world, self.event_log, heartbeat_interval_ms=heartbeat_interval_ms)
         self.rest = RestApi(self.world, self.event_log, self.hub)
         self._runner: web.AppRunner | None = None
-        self._previous_endpoints: tuple[str, yarl.URL] | None = None
+        self._previous_endpoints: Endpoints | None = None
         # Event indexes already handed out by wait_for_bot_message / wait_for_presence (see _take).
         self._consumed: set[int] = set()
         self._unconsumed_from: dict[EventKind, int] = {}
@@ -124,20 +123,14 @@ class Sandbox:
 
         :meth:`stop` (or :meth:`restore_discord_py`) puts the previous values back.
         """
+        previous = apply_endpoints(self.api_base, self.gateway_url)
         if self._previous_endpoints is None:
-            self._previous_endpoints = (
-                discord.http.Route.BASE,
-                discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
-            )
-        discord.http.Route.BASE = self.api_base
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
+            self._previous_endpoints = previous
 
     def restore_discord_py(self) -> None:
         """Undo :meth:`point_discord_py_here` (no-op if it was not called)."""
         if self._previous_endpoints is not None:
-            discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = (
-                self._previous_endpoints
-            )
+            restore_endpoints(self._previous_endpoints)
             self._previous_endpoints = None
 
     # -- what bots did --
