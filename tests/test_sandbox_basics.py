@@ -30,7 +30,7 @@ from tui_bot.sandbox import (
     demo_world,
     snowflake_time,
 )
-from tui_bot.sandbox.world import message_payload
+from tui_bot.sandbox.payloads import message_payload
 
 GUILD_ID = 1191168935198720000
 OPERATOR_ID = 1191168922615808000

@@ -5,6 +5,11 @@ protocols, ``server`` runs them and offers the Python API tests and the console 
 imports Textual.
 """
 
+from .events import (
+    EventKind,
+    EventLog,
+    SandboxEvent,
+)
 from .gateway import CloseCode, GatewayHub, GatewaySession, Op
 from .rest import ApiError, RestApi
 from .server import Sandbox
@@ -13,21 +18,20 @@ from .world import (
     SANDBOX_TOKEN,
     Application,
     Channel,
-    EventKind,
-    EventLog,
     Guild,
     Member,
     Message,
     PermissionOverwrite,
     Role,
-    SandboxEvent,
     SnowflakeGenerator,
     User,
     World,
     WorldError,
+    snowflake_time,
+)
+from .world_file import (
     demo_world,
     load_world,
-    snowflake_time,
     world_from_dict,
 )
 

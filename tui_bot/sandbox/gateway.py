@@ -24,18 +24,22 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from .world import (
-    PRIVILEGED_INTENTS,
+from .events import (
     EventKind,
     EventLog,
-    Json,
-    Message,
-    User,
-    World,
+)
+from .payloads import (
     guild_create_payload,
     member_payload,
     message_payload,
     user_payload,
+)
+from .world import (
+    PRIVILEGED_INTENTS,
+    Json,
+    Message,
+    User,
+    World,
 )
 
 log = logging.getLogger(__name__)

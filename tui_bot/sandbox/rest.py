@@ -21,22 +21,26 @@ from typing import Any
 
 from aiohttp import web
 
-from .gateway import GatewayHub, gateway_url_for
-from .world import (
-    Channel,
+from .events import (
     EventKind,
     EventLog,
-    Guild,
-    Json,
-    Message,
-    User,
-    World,
+)
+from .gateway import GatewayHub, gateway_url_for
+from .payloads import (
     channel_payload,
     guild_payload,
     member_payload,
     message_payload,
     role_payload,
     user_payload,
+)
+from .world import (
+    Channel,
+    Guild,
+    Json,
+    Message,
+    User,
+    World,
 )
 
 log = logging.getLogger(__name__)

@@ -15,15 +15,19 @@ from aiohttp import web
 
 from tui_bot.core.endpoints import Endpoints, apply_endpoints, restore_endpoints
 
+from .events import (
+    EventKind,
+    EventLog,
+    SandboxEvent,
+)
 from .gateway import GatewayHub
 from .rest import API_PREFIX, RestApi
 from .world import (
-    EventKind,
-    EventLog,
     Json,
     Message,
-    SandboxEvent,
     World,
+)
+from .world_file import (
     demo_world,
 )
 
