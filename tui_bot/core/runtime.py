@@ -45,8 +45,7 @@ class BotRuntime:
 
         operator = self.secrets.owner_ids[0] if self.secrets.owner_ids else None
         self.sandbox = Sandbox(demo_world(owner_id=operator))
-        await self.sandbox.start()
-        log.info("Sandbox Discord listening on %s (no token needed)", self.sandbox.api_base)
+        await self.sandbox.start()  # logs where it listens
         owners = {self.sandbox.world.owner_id} | set(self.secrets.owner_ids)
         return self.sandbox.token, owners
 
