@@ -1,7 +1,8 @@
 """The ``tui-bot`` command line.
 
 ``tui-bot`` opens the console; ``--headless`` runs without it (and never imports Textual);
-``--sandbox`` runs against the built-in local Discord instead of discord.com.
+``--sandbox`` runs against the built-in local Discord instead of discord.com; ``tui-bot sandbox serve``
+runs that local Discord alone (see ``tui_bot.sandbox.serve``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tui-bot",
         description="Run a Discord bot with a live terminal console. "
         "Paths are relative to the working directory.",
+        epilog="'tui-bot sandbox serve --help': the built-in local Discord alone, for other bots.",
     )
     parser.add_argument(
         "--sandbox", action="store_true", help="run against the built-in local Discord (no token needed)"
@@ -86,7 +88,13 @@ def check_config(config_path: Path, env_file: Path, *, sandbox: bool) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``tui-bot`` and ``python -m tui_bot``; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["sandbox"]:
+        # "tui-bot sandbox serve ...": its own parser, so the bot's flags above stay as they are.
+        from tui_bot.sandbox.serve import sandbox_main
+
+        return sandbox_main(arguments[1:])
+    args = build_parser().parse_args(arguments)
     if args.check_config:
         return check_config(args.config, args.env_file, sandbox=args.sandbox)
 

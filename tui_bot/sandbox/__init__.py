@@ -10,7 +10,17 @@ from .events import (
     EventLog,
     SandboxEvent,
 )
+from .faults import Fault, FaultInjector
 from .gateway import CloseCode, GatewayHub, GatewaySession, Op
+from .interactions import (
+    CallbackType,
+    InteractionError,
+    InteractionHandle,
+    InteractionResponse,
+    InteractionType,
+)
+from .membership import Membership, create_guild
+from .ratelimits import RateLimiter, RoutePattern
 from .rest import ApiError, RestApi
 from .server import Sandbox
 from .world import (
@@ -40,25 +50,36 @@ __all__ = [
     "SANDBOX_TOKEN",
     "ApiError",
     "Application",
+    "CallbackType",
     "Channel",
     "CloseCode",
     "EventKind",
     "EventLog",
+    "Fault",
+    "FaultInjector",
     "GatewayHub",
     "GatewaySession",
     "Guild",
+    "InteractionError",
+    "InteractionHandle",
+    "InteractionResponse",
+    "InteractionType",
     "Member",
+    "Membership",
     "Message",
     "Op",
     "PermissionOverwrite",
+    "RateLimiter",
     "RestApi",
     "Role",
+    "RoutePattern",
     "Sandbox",
     "SandboxEvent",
     "SnowflakeGenerator",
     "User",
     "World",
     "WorldError",
+    "create_guild",
     "demo_world",
     "load_world",
     "snowflake_time",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 
+from .reactions import reactions_payload
 from .world import Channel, Guild, Json, Member, Message, Role, User, World, iso
 
 
@@ -161,6 +162,11 @@ def guild_create_payload(guild: Guild, *, me: int, all_members: bool) -> Json:
     return payload
 
 
+def _copy_json(items: list[Json]) -> list[Json]:
+    # Payloads must not share lists with the world (the gateway buffers them for replay); most are empty.
+    return copy.deepcopy(items) if items else []
+
+
 def message_payload(world: World, message: Message, *, gateway: bool = False, depth: int = 0) -> Json:
     """A message object. Gateway dispatches add ``guild_id`` and the author's partial ``member``."""
     guild = world.guilds.get(message.guild_id) if message.guild_id else None
@@ -175,12 +181,12 @@ def message_payload(world: World, message: Message, *, gateway: bool = False, de
         "content": message.content,
         "mentions": mentions,
         "mention_roles": [str(r) for r in message.mention_roles],
-        "attachments": copy.deepcopy(message.attachments),
-        "embeds": copy.deepcopy(message.embeds),
+        "attachments": _copy_json(message.attachments),
+        "embeds": _copy_json(message.embeds),
         "timestamp": iso(message.timestamp),
         "edited_timestamp": iso(message.edited_timestamp),
         "flags": message.flags,
-        "components": copy.deepcopy(message.components),
+        "components": _copy_json(message.components),
         "id": str(message.id),
         "channel_id": str(message.channel_id),
         "author": user_payload(message.author),
@@ -190,6 +196,15 @@ def message_payload(world: World, message: Message, *, gateway: bool = False, de
     }
     if message.nonce is not None:
         payload["nonce"] = message.nonce
+    if message.reactions:  # Discord omits the key when there are none
+        payload["reactions"] = reactions_payload(message, me=world.application.bot_id)
+    if message.application_id is not None:  # interaction responses (see interactions.py)
+        payload["application_id"] = str(message.application_id)
+        payload["webhook_id"] = str(message.webhook_id or message.application_id)
+        if message.interaction_metadata is not None:
+            payload["interaction_metadata"] = copy.deepcopy(message.interaction_metadata)
+        if message.interaction is not None:
+            payload["interaction"] = copy.deepcopy(message.interaction)
     if message.message_reference is not None:
         payload["message_reference"] = dict(message.message_reference)
         if depth == 0:

@@ -4,9 +4,10 @@ Two discord.py details shape every response (discord.py 2.7, ``http.py``):
 
 * ``json_or_text`` parses a body as JSON only if ``Content-Type`` is exactly ``application/json`` (no
   ``; charset=utf-8``, which aiohttp's ``json_response`` would add), else the caller gets a ``str``.
-* ``HTTPClient.request`` keys its rate limiting on ``X-RateLimit-*`` headers; generous values keep it
-  from ever waiting. 500/502/504 are retried with sleeps, so sandbox bugs surface as slow tests: every
-  handler error is logged with its traceback.
+* ``HTTPClient.request`` keys its rate limiting on ``X-RateLimit-*`` headers, counted for real by
+  ``ratelimits.RateLimiter`` with generous default limits, so it never waits unless a test tightens
+  them. 500/502/504 are retried with sleeps, so sandbox bugs surface as slow tests: every handler error
+  is logged with its traceback. Injected faults (``faults.py``) answer before the handler runs.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -25,6 +25,7 @@ from .events import (
     EventKind,
     EventLog,
 )
+from .faults import FaultInjector
 from .gateway import GatewayHub, gateway_url_for
 from .payloads import (
     channel_payload,
@@ -34,6 +35,7 @@ from .payloads import (
     role_payload,
     user_payload,
 )
+from .ratelimits import RateLimiter
 from .world import (
     Channel,
     Guild,
@@ -52,7 +54,6 @@ MANAGE_MESSAGES = 1 << 13
 READ_MESSAGE_HISTORY = 1 << 16
 MAX_CONTENT = 2000
 MAX_COMMANDS = 100
-RATE_LIMIT = 10_000  # per bucket and window: high enough that discord.py never pre-emptively waits
 REQUEST_LOG_SIZE = 1000
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -99,6 +100,12 @@ def no_content() -> web.Response:
     return web.Response(status=204)
 
 
+def no_auth(handler: Handler) -> Handler:
+    """Mark a route handler as needing no bot token: webhook and interaction routes carry one in the URL."""
+    handler.no_auth = True  # type: ignore[attr-defined]
+    return handler
+
+
 def snowflake_arg(request: web.Request, name: str) -> int:
     return int(request.match_info[name])
 
@@ -112,6 +119,11 @@ class RestApi:
         self.hub = hub
         # Every request (method, path, status) for debugging; bounded so a long session stays small.
         self.requests: deque[tuple[str, str, int]] = deque(maxlen=REQUEST_LOG_SIZE)
+        # Injected faults and rate limits, consulted before every handler (faults.py, ratelimits.py).
+        self.faults = FaultInjector(events)
+        self.rate_limits = RateLimiter(events)
+        # Other modules' route installers (e.g. InteractionApi.install), run before the catch-all route.
+        self.extra_routes: list[Callable[[web.Application], None]] = []
 
     def install(self, app: web.Application) -> None:
         """Add the middleware and routes to ``app`` (before it starts)."""
@@ -143,6 +155,8 @@ class RestApi:
             app.router.add_route(method, API_PREFIX + path, handler)
         # Attachments are served like Discord's CDN: outside the API, no Authorization header.
         app.router.add_get("/attachments/{channel_id}/{attachment_id:\\d+}/{filename}", self.get_attachment)
+        for add_routes in self.extra_routes:
+            add_routes(app)
         # Registered last and matched last (aiohttp tries the longest path prefix first).
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self.unknown_route)
 
@@ -154,9 +168,16 @@ class RestApi:
             return await handler(request)
         try:
             # GET gateway needs no token on Discord either; everything else answers 401 without one.
-            if request.path != API_PREFIX + "/gateway":
-                self._caller(request)
-            response = await handler(request)
+            # So do routes whose URL carries its own token (see no_auth).
+            caller = None
+            if request.path != API_PREFIX + "/gateway" and not getattr(
+                request.match_info.handler, "no_auth", False
+            ):
+                caller = self._caller(request)
+            blocked = await self.faults.intercept(request)
+            if blocked is None and caller is not None:
+                blocked = self.rate_limits.admit(request, caller.id)
+            response = blocked if blocked is not None else await handler(request)
         except ApiError as exc:
             response = json_response(exc.body(), exc.status)
         except Exception:
@@ -178,19 +199,7 @@ class RestApi:
         return user
 
     def _add_rate_limit_headers(self, request: web.Request, response: web.StreamResponse) -> None:
-        # One bucket per route template, like Discord's opaque bucket hashes.
-        route = request.match_info.route.resource
-        template = route.canonical if route is not None else request.path
-        bucket = hashlib.md5(f"{request.method} {template}".encode()).hexdigest()
-        response.headers.update(
-            {
-                "X-RateLimit-Limit": str(RATE_LIMIT),
-                "X-RateLimit-Remaining": str(RATE_LIMIT - 1),
-                "X-RateLimit-Reset": f"{time.time() + 1:.3f}",
-                "X-RateLimit-Reset-After": "1.000",
-                "X-RateLimit-Bucket": bucket,
-            }
-        )
+        self.rate_limits.add_headers(request, response)
 
     async def _body(self, request: web.Request) -> tuple[Any, list[web.FileField]]:
         """The JSON body, or ``payload_json`` plus files for multipart uploads (discord.py's file sends)."""
@@ -284,7 +293,7 @@ class RestApi:
         return json_response(
             {
                 "url": gateway_url_for(request),
-                "shards": 1,
+                "shards": self.hub.recommended_shards,
                 "session_start_limit": {
                     "total": 1000,
                     "remaining": 1000,

@@ -7,25 +7,42 @@ the sandbox share one loop and one clock, and tests can await bot behaviour with
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
-from aiohttp import web
+from aiohttp import web, web_app
 
 from tui_bot.core.endpoints import Endpoints, apply_endpoints, restore_endpoints
 
+from . import reactions
+from .control import ControlApi
 from .events import (
+    DEFAULT_MAX_EVENTS,
     EventKind,
     EventLog,
     SandboxEvent,
 )
+from .faults import DEFAULT_RETRY_AFTER, Fault
 from .gateway import GatewayHub
+from .guild_routes import GuildRoutes
+from .interactions import InteractionApi, InteractionHandle
+from .membership import Membership, create_guild, find_guild
 from .rest import API_PREFIX, RestApi
+from .rest_messages import (
+    MessageRoutes,
+    dispatch_reaction_add,
+    dispatch_reaction_remove,
+    find_message,
+)
 from .world import (
+    Guild,
     Json,
+    Member,
     Message,
+    User,
     World,
+    WorldError,
 )
 from .world_file import (
     demo_world,
@@ -34,6 +51,16 @@ from .world_file import (
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD = 26 * 1024 * 1024  # Discord's 25 MiB attachment limit, plus room for the form wrapping
+
+
+def _forget_handlers() -> None:
+    # aiohttp memoises (handler, apps) -> middleware chain in a module-level lru_cache (1024 entries,
+    # web_app._cached_build_middleware); the bound handlers keep a stopped sandbox, its world and its
+    # event log alive, so a test run or benchmark with many sandboxes grows and slows the GC. Clearing
+    # it only costs the next request of a running app a rebuild. Private API: skip if it is gone.
+    cache = getattr(web_app, "_cached_build_middleware", None)
+    if cache is not None and hasattr(cache, "cache_clear"):
+        cache.cache_clear()
 
 
 class Sandbox:
@@ -50,13 +77,25 @@ class Sandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         heartbeat_interval_ms: int = 41250,
+        max_events: int | None = DEFAULT_MAX_EVENTS,
     ) -> None:
         self.world = world if world is not None else demo_world()
         self.host = host
         self.port = port
-        self.event_log = EventLog()
+        # Bounded: a long session or benchmark keeps the last max_events events (None: all of them).
+        self.event_log = EventLog(max_events)
         self.hub = GatewayHub(self.world, self.event_log, heartbeat_interval_ms=heartbeat_interval_ms)
         self.rest = RestApi(self.world, self.event_log, self.hub)
+        self.membership = Membership(self.world, self.hub, self.event_log)
+        self.rest.extra_routes.append(GuildRoutes(self.rest, self.membership).install)
+        self.interactions = InteractionApi(
+            self.world, self.event_log, self.hub, self.rest, lambda: self.base_url
+        )
+        self.rest.extra_routes.append(self.interactions.install)
+        # Reactions, bulk delete and pins (REST), and the /_sandbox/ control API (see control.py).
+        self.message_routes = MessageRoutes(self.rest)
+        self.rest.extra_routes.append(self.message_routes.install)
+        self.rest.extra_routes.append(ControlApi(self).install)
         self._runner: web.AppRunner | None = None
         self._previous_endpoints: Endpoints | None = None
         # Event indexes already handed out by wait_for_bot_message / wait_for_presence (see _take).
@@ -89,6 +128,7 @@ class Sandbox:
         runner, self._runner = self._runner, None
         await self.hub.close_all()
         await runner.cleanup()
+        _forget_handlers()
         log.info("sandbox stopped")
 
     async def __aenter__(self) -> Self:
@@ -235,7 +275,7 @@ class Sandbox:
         )
         self._consumed.add(event.index)
         # Skip the fully consumed prefix so later waits do not rescan a long log from the start.
-        index = start
+        index = max(start, self.event_log.first_index)
         while index < len(self.event_log) and (
             self.event_log[index].kind is not kind or index in self._consumed
         ):
@@ -260,3 +300,301 @@ class Sandbox:
         )
         await self.hub.dispatch_message("MESSAGE_CREATE", message)
         return message
+
+    # -- reactions (REST completeness) --
+    # Members reacting to any message, the bot's included. Like send_message, these act as the member
+    # without permission checks (the test decides what members do) and return once the event is on
+    # every bot's socket (MESSAGE_REACTION_ADD/REMOVE need the GUILD_MESSAGE_REACTIONS intent).
+
+    async def add_reaction(self, author: str | int, message: Message | int, emoji: str) -> Message:
+        """React to ``message`` (a Message, e.g. from :meth:`wait_for_bot_message`, or an id) as ``author``.
+
+        ``emoji`` is a unicode emoji (``"👍"``); the sandbox has no custom emoji. Returns the stored
+        message, whose ``reactions`` maps each emoji to the ids of the users who reacted. Reacting
+        twice with the same emoji changes nothing and dispatches nothing, as on Discord.
+        """
+        target, member, key = self._reaction_target(author, message, emoji)
+        if reactions.add(target, member.id, key):
+            self.event_log.record(
+                EventKind.USER_REACTION_ADD,
+                self._reaction_data(target, member.id, key),
+                message=target,
+            )
+            await dispatch_reaction_add(self.hub, self.world, target, member.id, key)
+        return target
+
+    async def remove_reaction(self, author: str | int, message: Message | int, emoji: str) -> Message:
+        """Take back ``author``'s ``emoji`` reaction on ``message`` (no-op if there is none)."""
+        target, member, key = self._reaction_target(author, message, emoji)
+        if reactions.remove(target, member.id, key):
+            self.event_log.record(
+                EventKind.USER_REACTION_REMOVE,
+                self._reaction_data(target, member.id, key),
+                message=target,
+            )
+            await dispatch_reaction_remove(self.hub, target, member.id, key)
+        return target
+
+    @staticmethod
+    def _reaction_data(message: Message, user_id: int, key: str) -> Json:
+        return {"channel_id": message.channel_id, "message_id": message.id, "user_id": user_id, "emoji": key}
+
+    def _reaction_target(
+        self, author: str | int, message: Message | int, emoji: str
+    ) -> tuple[Message, Member, str]:
+        if isinstance(message, Message):
+            target = find_message(self.world, message.id, message.channel_id)
+        else:
+            target = find_message(self.world, int(message))
+        if target is None or target.guild_id is None:
+            ref = message.id if isinstance(message, Message) else message
+            raise WorldError(f"no message {ref} in the sandbox world (deleted, or never sent)")
+        member = self.world.find_member(self.world.guilds[target.guild_id], author)
+        return target, member, reactions.emoji_key(emoji)
+
+    # -- interactions --
+    # Members using the bot's slash commands, autocomplete, buttons, selects and modals. Each call
+    # returns once INTERACTION_CREATE is on the bot's socket; await the handle for what the bot did.
+    # Refusals the Discord client would make (unsynced command, bad option, missing or disabled
+    # component) raise InteractionError. sb.interactions.response_deadline = 3.0 enforces Discord's
+    # 3-second rule (late callbacks get 404/10062); every handle records response_latency anyway.
+
+    async def invoke_slash(
+        self,
+        author: Any,
+        channel: Any,
+        command: str,
+        /,
+        guild: Any = None,
+        *,
+        options: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> InteractionHandle:
+        """Invoke ``/command`` as ``author`` in ``channel``; ``"config set"`` names a subcommand.
+
+        Options go by name (``**kwargs``, or ``options=`` for names that are not identifiers or clash
+        with a parameter). Users/members take a name, id, mention or object; roles a name, ``@name``
+        or id; channels a name, ``#name`` or id; attachments ``bytes``, ``(filename, bytes)`` or a Path.
+        ``guild`` picks the guild when channel names repeat across guilds.
+        """
+        merged = {**(options or {}), **kwargs}
+        return await self.interactions.invoke_slash(author, channel, command, guild=guild, options=merged)
+
+    async def autocomplete(
+        self,
+        author: Any,
+        channel: Any,
+        command: str,
+        focused: str,
+        /,
+        *,
+        options: Mapping[str, Any] | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109 - part of the public test API
+        **kwargs: Any,
+    ) -> list[Json]:
+        """The choices (``[{"name", "value"}]``) the bot offers for option ``focused`` of ``/command``.
+
+        The focused option's typed text is ``kwargs[focused]`` (default ``""``); other options as for
+        :meth:`invoke_slash`.
+        """
+        merged = {**(options or {}), **kwargs}
+        return await self.interactions.autocomplete(
+            author, channel, command, focused, options=merged, timeout=timeout
+        )
+
+    async def click_button(
+        self, author: Any, message: Message | int, custom_id: str | None = None, *, label: str | None = None
+    ) -> InteractionHandle:
+        """Click the button with ``custom_id`` (or ``label``; or the only one) on ``message``."""
+        return await self.interactions.click_button(author, message, custom_id, label=label)
+
+    async def select(
+        self, author: Any, message: Message | int, custom_id: str | None, values: Sequence[Any]
+    ) -> InteractionHandle:
+        """Pick ``values`` in a select menu of ``message`` (``custom_id=None``: the only select).
+
+        String selects take option values or labels; user/role/channel/mentionable selects take
+        references as :meth:`invoke_slash` options do.
+        """
+        return await self.interactions.select(author, message, custom_id, values)
+
+    async def submit_modal(
+        self, author: Any, handle_or_modal: Any, values: Mapping[str, Any]
+    ) -> InteractionHandle:
+        """Submit the modal the bot opened in answer to ``handle_or_modal`` (a handle or its response).
+
+        ``values`` maps each text input's custom_id or label to what the member typed.
+        """
+        return await self.interactions.submit_modal(author, handle_or_modal, values)
+
+    # -- faults and membership --
+    # Gateway faults and settings live on the hub (gateway.py), REST faults and rate limits on the
+    # REST API (faults.py, ratelimits.py), membership changes in membership.py; these are the knobs.
+
+    @property
+    def recommended_shards(self) -> int:
+        """The shard count ``GET gateway/bot`` recommends (1 unless set); ``AutoShardedBot()`` uses it."""
+        return self.hub.recommended_shards
+
+    @recommended_shards.setter
+    def recommended_shards(self, count: int) -> None:
+        if count < 1:
+            raise ValueError("recommended_shards must be at least 1")
+        self.hub.recommended_shards = count
+
+    @property
+    def resume_timeout(self) -> float:
+        """Seconds a disconnected session stays resumable, buffering its dispatches (60 unless set)."""
+        return self.hub.resume_timeout
+
+    @resume_timeout.setter
+    def resume_timeout(self, seconds: float) -> None:
+        self.hub.resume_timeout = seconds
+
+    async def drop_gateway(self, *, code: int | None = None, shard_id: int | None = None) -> list[str]:
+        """Drop bot gateway connections (all, or one shard's); discord.py reconnects and RESUMEs.
+
+        ``code`` None aborts the TCP connection without a close frame (a network failure); an int sends
+        a close frame with that code (4000 is resumable; 4004 and 4010-4014 end the client). Dispatches
+        made after this returns wait in the session's buffer and are replayed on RESUME. Returns the
+        dropped session ids.
+        """
+        return await self.hub.drop(code=code, shard_id=shard_id)
+
+    async def send_reconnect(self, *, shard_id: int | None = None) -> list[str]:
+        """Send RECONNECT (op 7): discord.py closes the connection and RESUMEs. Returns the session ids."""
+        return await self.hub.send_reconnect(shard_id=shard_id)
+
+    async def invalidate_session(self, resumable: bool, *, shard_id: int | None = None) -> list[str]:
+        """Send INVALID_SESSION (op 9): ``True`` makes discord.py RESUME, ``False`` IDENTIFY anew.
+
+        discord.py waits ``before_identify_hook`` (5 s by default) before that new IDENTIFY.
+        """
+        return await self.hub.invalidate(resumable, shard_id=shard_id)
+
+    def force_429(
+        self,
+        count: int = 1,
+        *,
+        route: str | None = None,
+        global_: bool = False,
+        retry_after: float = DEFAULT_RETRY_AFTER,
+    ) -> Fault:
+        """Answer the next ``count`` requests (matching ``route``, e.g. ``"POST channels/*/messages"``)
+        with a 429 that discord.py retries after ``retry_after`` seconds; ``global_`` makes it global."""
+        return self.rest.faults.force_429(count, route=route, global_=global_, retry_after=retry_after)
+
+    def fail_route(self, pattern: str | None, status: int = 500, count: int | None = None) -> Fault:
+        """Answer requests matching ``pattern`` (None: every route) with a 5xx, ``count`` times or until
+        cleared. discord.py retries 500/502/504/524 after 1, 3, 5, 7 s; other 5xx raise at once."""
+        return self.rest.faults.fail_route(pattern, status, count)
+
+    def delay_route(self, pattern: str | None, ms: float, count: int | None = None) -> Fault:
+        """Hold requests matching ``pattern`` (None: every route) ``ms`` milliseconds before handling."""
+        return self.rest.faults.delay_route(pattern, ms, count)
+
+    def clear_faults(self, fault: Fault | None = None) -> None:
+        """Remove one REST fault, or all of them."""
+        self.rest.faults.clear(fault)
+
+    def set_rate_limit(self, route_pattern: str, limit: int, per_seconds: float = 1.0) -> None:
+        """Allow ``limit`` requests per ``per_seconds`` in each bucket of routes matching ``route_pattern``
+        (a ``RoutePattern``: ``"[METHOD ]path"`` with ``*``/``{name}`` for a segment, ``**`` for any)."""
+        self.rest.rate_limits.set_route_limit(route_pattern, limit, per_seconds)
+
+    def set_global_rate_limit(self, limit: int | None, per_seconds: float = 1.0) -> None:
+        """Allow ``limit`` requests per ``per_seconds`` per bot across all routes (None: unlimited)."""
+        self.rest.rate_limits.set_global_limit(limit, per_seconds)
+
+    def reset_rate_limits(self) -> None:
+        """Back to the generous default limits, with fresh counters."""
+        self.rest.rate_limits.reset()
+
+    def find_guild(self, guild: Guild | str | int | None = None) -> Guild:
+        """A guild by id or name (None: the world's first guild)."""
+        return find_guild(self.world, guild)
+
+    def add_guild(
+        self,
+        name: str,
+        *,
+        guild_id: int | None = None,
+        owner: str | int | None = None,
+        members: Iterable[str | int] = (),
+        with_bot: bool = True,
+    ) -> Guild:
+        """Add a guild to the world WITHOUT telling bots (build multi-guild worlds before they connect).
+
+        It gets @everyone, a #general channel, the owner (default: the operator), ``members`` (existing
+        users) and, unless ``with_bot`` is False, the bot with a managed role. ``guild_id`` places it on
+        a shard: shard ``(guild_id >> 22) % shard_count``. Use :meth:`join_guild` once bots are online.
+        """
+        owner_id = None if owner is None else self.world.find_user(owner).id
+        return create_guild(
+            self.world, name, guild_id=guild_id, owner_id=owner_id, members=members, with_bot=with_bot
+        )
+
+    async def add_member(
+        self,
+        guild: Guild | str | int | None,
+        user: str | int,
+        *,
+        roles: Iterable[str | int] = (),
+        nick: str | None = None,
+    ) -> Member:
+        """``user`` joins ``guild`` (GUILD_MEMBER_ADD, with the GUILD_MEMBERS intent: ``on_member_join``).
+
+        ``user`` is an existing user (id or name) or, if there is none, the username of a new user.
+        ``roles`` are role names or ids in that guild.
+        """
+        target = self.find_guild(guild)
+        try:
+            account = self.world.find_user(user)
+        except WorldError:
+            if not isinstance(user, str) or user.isdigit():
+                raise
+            account = User(self.world.snowflakes(), user)
+            self.world.users[account.id] = account
+        role_ids = []
+        for ref in roles:
+            role = target.find_role(ref)
+            if role is None:
+                raise WorldError(f"no role {ref!r} in guild {target.name!r}")
+            role_ids.append(role.id)
+        return await self.membership.add_member(target, account, role_ids=role_ids, nick=nick)
+
+    async def remove_member(self, guild: Guild | str | int | None, member: str | int) -> Member:
+        """``member`` leaves ``guild`` (GUILD_MEMBER_REMOVE: ``on_member_remove`` if the bot cached them)."""
+        target = self.find_guild(guild)
+        return await self.membership.remove_member(target, self.world.find_member(target, member).id)
+
+    async def join_guild(
+        self,
+        guild: Guild | str | int,
+        *,
+        guild_id: int | None = None,
+        owner: str | int | None = None,
+        members: Iterable[str | int] = (),
+    ) -> Guild:
+        """The bot joins ``guild`` (GUILD_CREATE: ``on_guild_join``) and gets a managed role there.
+
+        An existing guild (object, id or name) the bot is not in is joined as it is; otherwise a new
+        guild named ``guild`` is created as :meth:`add_guild` would (``guild_id``, ``owner``, ``members``).
+        """
+        try:
+            target = self.find_guild(guild)
+        except WorldError:
+            if not isinstance(guild, str) or guild.isdigit():
+                raise
+            owner_id = None if owner is None else self.world.find_user(owner).id
+            target = create_guild(
+                self.world, guild, guild_id=guild_id, owner_id=owner_id, members=members, with_bot=False
+            )
+        if self.world.bot_user.id in target.members:
+            raise WorldError(f"the bot is already in guild {target.name!r}")
+        await self.membership.bot_joins(target)
+        return target
+
+    async def leave_guild(self, guild: Guild | str | int | None) -> None:
+        """The bot is removed from ``guild`` (GUILD_DELETE: ``on_guild_remove``); the guild stays."""
+        await self.membership.bot_leaves(self.find_guild(guild))

@@ -156,6 +156,7 @@ class Guild:
     channels: dict[int, Channel] = field(default_factory=dict)
     members: dict[int, Member] = field(default_factory=dict)
     description: str | None = None
+    bans: dict[int, str | None] = field(default_factory=dict)  # banned user id -> reason
 
     def find_member(self, ref: str | int) -> Member | None:
         """A member by id, username, global name or nick (exact first, then case-insensitive)."""
@@ -197,8 +198,17 @@ class Message:
     tts: bool = False
     flags: int = 0
     pinned: bool = False
+    pinned_at: datetime | None = None
+    # Emoji (the unicode character, or "name:id") -> ids of the users who reacted, in reaction order.
+    reactions: dict[str, list[int]] = field(default_factory=dict)
     type: int = 0  # 0 default, 19 reply
     edited_timestamp: datetime | None = None
+    # Set on messages answering an interaction (interactions.py): Discord's ``interaction_metadata``,
+    # the deprecated ``interaction``, and the application that sent them through its webhook.
+    interaction_metadata: Json | None = None
+    interaction: Json | None = None
+    webhook_id: int | None = None
+    application_id: int | None = None
 
     @property
     def timestamp(self) -> datetime:
@@ -353,8 +363,12 @@ class World:
         nonce: str | int | None = None,
         tts: bool = False,
         flags: int = 0,
+        store: bool = True,
     ) -> Message:
-        """Store a new message (ids, mentions and reply type filled in) and return it."""
+        """Store a new message (ids, mentions and reply type filled in) and return it.
+
+        ``store=False`` builds it without adding it to the channel (ephemeral interaction messages).
+        """
         guild = self.guilds[channel.guild_id]
         users, roles, everyone = self._parse_mentions(guild, content, allowed_mentions)
         message = Message(
@@ -375,8 +389,9 @@ class World:
             flags=flags,
             type=19 if message_reference else 0,
         )
-        self.messages.setdefault(channel.id, {})[message.id] = message
-        channel.last_message_id = message.id
+        if store:
+            self.messages.setdefault(channel.id, {})[message.id] = message
+            channel.last_message_id = message.id
         return message
 
     def edit_message(self, message: Message, changes: Json) -> Message:

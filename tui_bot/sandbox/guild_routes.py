@@ -1,0 +1,191 @@
+"""Member moderation over REST: kick, ban, unban, list bans, add and remove roles, leave a guild.
+
+Discord's checks, in Discord's words: the bot needs the permission (KICK_MEMBERS, BAN_MEMBERS,
+MANAGE_ROLES) and must outrank its target (the guild owner is untouchable; a member whose highest role
+is at or above the bot's highest role is too; so is a role at or above it), else
+``403 {"code": 50013, "message": "Missing Permissions"}``. The reason discord.py sends in
+``X-Audit-Log-Reason`` is kept in the event log and on the ban.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from .membership import Membership, top_position
+from .payloads import user_payload
+from .rest import (
+    API_PREFIX,
+    MISSING_PERMISSIONS,
+    ApiError,
+    Handler,
+    RestApi,
+    invalid_form,
+    json_response,
+    no_content,
+    snowflake_arg,
+    unknown,
+)
+from .world import Guild, Member, Role
+
+KICK_MEMBERS = 1 << 1
+BAN_MEMBERS = 1 << 2
+MANAGE_ROLES = 1 << 28
+MAX_DELETE_MESSAGE_SECONDS = 604_800  # 7 days
+
+
+class GuildRoutes:
+    """The moderation routes; :meth:`install` is registered in ``RestApi.extra_routes``."""
+
+    def __init__(self, rest: RestApi, membership: Membership) -> None:
+        self.rest = rest
+        self.world = rest.world
+        self.membership = membership
+
+    def install(self, app: web.Application) -> None:
+        member = "/guilds/{guild_id:\\d+}/members/{user_id:\\d+}"
+        ban = "/guilds/{guild_id:\\d+}/bans/{user_id:\\d+}"
+        routes: list[tuple[str, str, Handler]] = [
+            ("PUT", member + "/roles/{role_id:\\d+}", self.add_role),
+            ("DELETE", member + "/roles/{role_id:\\d+}", self.remove_role),
+            ("DELETE", member, self.kick),
+            ("GET", "/guilds/{guild_id:\\d+}/bans", self.get_bans),
+            ("GET", ban, self.get_ban),
+            ("PUT", ban, self.ban),
+            ("DELETE", ban, self.unban),
+            ("DELETE", "/users/@me/guilds/{guild_id:\\d+}", self.leave_guild),
+        ]
+        for method, path, handler in routes:
+            app.router.add_route(method, API_PREFIX + path, handler)
+
+    # -- checks --
+
+    def _me(self, request: web.Request, guild: Guild, permission: int) -> Member:
+        """The calling bot's member in ``guild``, if it has ``permission`` there."""
+        me = guild.members[self.rest._caller(request).id]
+        if not self.world.base_permissions(guild, me) & permission:
+            raise ApiError(*MISSING_PERMISSIONS)
+        return me
+
+    @staticmethod
+    def _outranks(guild: Guild, me: Member, target: Member) -> None:
+        if target.id == guild.owner_id:
+            raise ApiError(*MISSING_PERMISSIONS)
+        if me.id != guild.owner_id and top_position(guild, target) >= top_position(guild, me):
+            raise ApiError(*MISSING_PERMISSIONS)
+
+    def _member(self, request: web.Request, guild: Guild) -> Member:
+        member = guild.members.get(snowflake_arg(request, "user_id"))
+        if member is None:
+            raise unknown("Member", 10007)
+        return member
+
+    @staticmethod
+    def _reason(request: web.Request) -> str | None:
+        reason = request.headers.get("X-Audit-Log-Reason")
+        return None if reason is None else unquote(reason)
+
+    # -- roles --
+
+    def _role_change(self, request: web.Request) -> tuple[Guild, Member, Member, Role]:
+        guild = self.rest._guild(request)
+        me = self._me(request, guild, MANAGE_ROLES)
+        role = guild.roles.get(snowflake_arg(request, "role_id"))
+        if role is None:
+            raise unknown("Role", 10011)
+        member = self._member(request, guild)
+        if me.id != guild.owner_id and role.position >= top_position(guild, me):
+            raise ApiError(*MISSING_PERMISSIONS)
+        return guild, me, member, role
+
+    async def add_role(self, request: web.Request) -> web.Response:
+        guild, me, member, role = self._role_change(request)
+        if role.id not in member.role_ids:
+            await self.membership.set_roles(guild, member, [*member.role_ids, role.id], by=me.id)
+        return no_content()
+
+    async def remove_role(self, request: web.Request) -> web.Response:
+        guild, me, member, role = self._role_change(request)
+        if role.id in member.role_ids:
+            await self.membership.set_roles(
+                guild, member, [r for r in member.role_ids if r != role.id], by=me.id
+            )
+        return no_content()
+
+    # -- kick and bans --
+
+    async def kick(self, request: web.Request) -> web.Response:
+        guild = self.rest._guild(request)
+        me = self._me(request, guild, KICK_MEMBERS)
+        target = self._member(request, guild)
+        self._outranks(guild, me, target)
+        await self.membership.remove_member(guild, target.id, reason="kick", by=me.id)
+        return no_content()
+
+    async def ban(self, request: web.Request) -> web.Response:
+        guild = self.rest._guild(request)
+        me = self._me(request, guild, BAN_MEMBERS)
+        user = self.world.users.get(snowflake_arg(request, "user_id"))
+        if user is None:
+            raise unknown("User", 10013)
+        try:
+            seconds = int(request.query.get("delete_message_seconds", 0))
+        except ValueError:
+            raise invalid_form("delete_message_seconds", "NUMBER_TYPE_COERCE", "Value is not int.") from None
+        if not 0 <= seconds <= MAX_DELETE_MESSAGE_SECONDS:
+            raise invalid_form(
+                "delete_message_seconds",
+                "NUMBER_TYPE_MAX",
+                f"int value should be between 0 and {MAX_DELETE_MESSAGE_SECONDS}.",
+            )
+        if user.id in guild.members:
+            self._outranks(guild, me, guild.members[user.id])
+        await self.membership.ban(guild, user, reason=self._reason(request), by=me.id)
+        return no_content()
+
+    async def unban(self, request: web.Request) -> web.Response:
+        guild = self.rest._guild(request)
+        me = self._me(request, guild, BAN_MEMBERS)
+        user = self.world.users.get(snowflake_arg(request, "user_id"))
+        if user is None or user.id not in guild.bans:
+            raise unknown("Ban", 10026)
+        await self.membership.unban(guild, user, by=me.id)
+        return no_content()
+
+    def _ban_payload(self, guild: Guild, user_id: int) -> dict[str, object]:
+        return {"reason": guild.bans[user_id], "user": user_payload(self.world.users[user_id])}
+
+    async def get_bans(self, request: web.Request) -> web.Response:
+        guild = self.rest._guild(request)
+        self._me(request, guild, BAN_MEMBERS)
+        try:
+            limit = int(request.query.get("limit", 1000))
+            before = int(request.query["before"]) if "before" in request.query else None
+            after = int(request.query.get("after", 0))
+        except ValueError:
+            raise invalid_form("limit", "NUMBER_TYPE_COERCE", "Value is not int.") from None
+        if not 1 <= limit <= 1000:
+            raise invalid_form("limit", "NUMBER_TYPE_MAX", "int value should be between 1 and 1000.")
+        ids = sorted(u for u in guild.bans if u > after and (before is None or u < before))
+        # Like Discord: "before" pages backwards, so it takes the ids just below it.
+        ids = ids[-limit:] if before is not None and not after else ids[:limit]
+        return json_response([self._ban_payload(guild, u) for u in ids])
+
+    async def get_ban(self, request: web.Request) -> web.Response:
+        guild = self.rest._guild(request)
+        self._me(request, guild, BAN_MEMBERS)
+        user_id = snowflake_arg(request, "user_id")
+        if user_id not in guild.bans:
+            raise unknown("Ban", 10026)
+        return json_response(self._ban_payload(guild, user_id))
+
+    # -- leaving --
+
+    async def leave_guild(self, request: web.Request) -> web.Response:
+        guild = self.world.guilds.get(snowflake_arg(request, "guild_id"))
+        me = self.rest._caller(request)
+        if guild is None or me.id not in guild.members:
+            raise unknown("Guild", 10004)
+        await self.membership.bot_leaves(guild, by=me.id)
+        return no_content()

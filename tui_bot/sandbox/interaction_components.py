@@ -1,0 +1,192 @@
+"""Message components and modals as a member uses them: find what was clicked, check the values picked
+or typed, and build the ``data`` of MESSAGE_COMPONENT and MODAL_SUBMIT interactions.
+
+Components are walked through every layout Discord has: action rows (1), sections (9, with an
+``accessory``), containers (17) and labels (18, wrapping one ``component``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from .commands_resolver import InteractionError, Resolved, find_channel, find_role, find_user
+from .world import Guild, Json, Message, World
+
+BUTTON = 2
+STRING_SELECT = 3
+TEXT_INPUT = 4
+USER_SELECT = 5
+ROLE_SELECT = 6
+MENTIONABLE_SELECT = 7
+CHANNEL_SELECT = 8
+TEXT_DISPLAY = 10
+LABEL = 18
+SELECT_TYPES = (STRING_SELECT, USER_SELECT, ROLE_SELECT, MENTIONABLE_SELECT, CHANNEL_SELECT)
+LINK_STYLE, PREMIUM_STYLE = 5, 6
+
+
+def walk(components: Sequence[Json]) -> Iterator[Json]:
+    """Every component, depth first, containers before their children."""
+    for component in components:
+        yield component
+        yield from walk(component.get("components") or [])
+        for key in ("accessory", "component"):
+            if isinstance(component.get(key), dict):
+                yield from walk([component[key]])
+
+
+def _describe(component: Json) -> str:
+    label = component.get("label") or component.get("placeholder")
+    return f"{component.get('custom_id')!r}" + (f" ({label})" if label else "")
+
+
+def find_component(
+    message: Message, custom_id: str | None, *, label: str | None = None, types: tuple[int, ...]
+) -> Json:
+    """The enabled component of one of ``types`` on ``message`` with ``custom_id`` (or button ``label``).
+
+    ``custom_id=None`` and no label picks the only one there is. Refuses what a member cannot click:
+    a missing custom_id, a disabled component, a link or premium button.
+    """
+    kind = "button" if types == (BUTTON,) else "select menu"
+    candidates = [c for c in walk(message.components) if c.get("type") in types]
+    if custom_id is not None:
+        matches = [c for c in candidates if c.get("custom_id") == custom_id]
+    elif label is not None:
+        matches = [c for c in candidates if c.get("label") == label]
+    else:
+        matches = candidates
+    if len(matches) != 1:
+        available = ", ".join(_describe(c) for c in candidates) or "none"
+        wanted = (
+            f"custom_id {custom_id!r}" if custom_id is not None else f"label {label!r}" if label else "one"
+        )
+        problem = "several match" if matches else "none matches"
+        raise InteractionError(
+            f"message {message.id} has no single {kind} with {wanted} ({problem}; its {kind}s: {available})"
+        )
+    component = matches[0]
+    if component.get("type") == BUTTON and component.get("style") in (LINK_STYLE, PREMIUM_STYLE):
+        raise InteractionError(
+            f"button {_describe(component)} is a link/premium button: it sends no interaction"
+        )
+    if component.get("disabled"):
+        raise InteractionError(f"{kind} {_describe(component)} on message {message.id} is disabled")
+    return component
+
+
+def select_values(
+    world: World, guild: Guild, component: Json, values: Sequence[Any], resolved: Resolved
+) -> list[str]:
+    """The wire ``values`` for picking ``values`` in a select (ids for user/role/channel selects)."""
+    kind = component["type"]
+    low, high = component.get("min_values", 1), component.get("max_values", 1)
+    if not low <= len(values) <= high:
+        raise InteractionError(
+            f"select {_describe(component)} takes {low}-{high} values, got {len(values)}: {list(values)!r}"
+        )
+    picked: list[str] = []
+    for value in values:
+        if kind == STRING_SELECT:
+            options = component.get("options") or []
+            option = next((o for o in options if o["value"] == value), None) or next(
+                (o for o in options if o["label"] == value), None
+            )
+            if option is None:
+                listed = ", ".join(repr(o["value"]) for o in options)
+                raise InteractionError(f"select {_describe(component)} has no option {value!r} ({listed})")
+            picked.append(option["value"])
+        elif kind == USER_SELECT:
+            picked.append(resolved.add_user(*find_user(world, guild, value)))
+        elif kind == ROLE_SELECT:
+            picked.append(resolved.add_role(find_role(guild, value)))
+        elif kind == CHANNEL_SELECT:
+            channel = find_channel(guild, value)
+            allowed = component.get("channel_types")
+            if allowed and channel.type not in allowed:
+                raise InteractionError(f"#{channel.name} is not one of channel types {allowed}")
+            picked.append(resolved.add_channel(channel))
+        else:  # mentionable: a user or member first, else a role
+            try:
+                picked.append(resolved.add_user(*find_user(world, guild, value)))
+            except InteractionError:
+                picked.append(resolved.add_role(find_role(guild, value)))
+    if len(set(picked)) != len(picked):
+        raise InteractionError(f"select {_describe(component)}: the same value was picked twice")
+    return picked
+
+
+# --- modals -------------------------------------------------------------------------------------
+
+
+def modal_submission(modal: Json, values: Mapping[str, Any]) -> list[Json]:
+    """``data.components`` of a MODAL_SUBMIT answering ``modal`` (a type-9 callback's data).
+
+    ``values`` is keyed by a text input's custom_id or its label (discord.py generates custom_ids
+    when none is given); a select inside a label takes a list of option values or labels.
+    Required inputs must be filled and lengths respected, as the client enforces.
+    """
+    remaining = dict(values)
+    next_id = iter(range(1, 1000))
+
+    def take(field: Json, label: str | None) -> Any:
+        for key in (field.get("custom_id"), label, field.get("label")):
+            if key is not None and key in remaining:
+                return remaining.pop(key)
+        return None
+
+    def submit(field: Json, label: str | None) -> Json:
+        component_id = field.get("id") or next(next_id)
+        name = label or field.get("label") or field.get("custom_id")
+        if field["type"] == TEXT_INPUT:
+            value = take(field, label)
+            value = "" if value is None else str(value)
+            if not value and field.get("required", True):
+                raise InteractionError(f"modal field {name!r} is required")
+            low, high = field.get("min_length"), field.get("max_length")
+            if value and ((low is not None and len(value) < low) or (high is not None and len(value) > high)):
+                raise InteractionError(f"modal field {name!r} must be {low or 0}-{high or 4000} characters")
+            return {"type": TEXT_INPUT, "id": component_id, "custom_id": field["custom_id"], "value": value}
+        if field["type"] == STRING_SELECT:
+            chosen = take(field, label)
+            chosen = [] if chosen is None else [chosen] if isinstance(chosen, str) else list(chosen)
+            options = field.get("options") or []
+            wire = []
+            for pick in chosen:
+                option = next((o for o in options if pick in (o["value"], o["label"])), None)
+                if option is None:
+                    raise InteractionError(f"modal select {name!r} has no option {pick!r}")
+                wire.append(option["value"])
+            if not wire and field.get("required", True):
+                raise InteractionError(f"modal select {name!r} is required")
+            return {
+                "type": STRING_SELECT,
+                "id": component_id,
+                "custom_id": field["custom_id"],
+                "values": wire,
+            }
+        return {"type": field["type"], "id": component_id}
+
+    submitted: list[Json] = []
+    for top in modal.get("components") or []:
+        top_id = top.get("id") or next(next_id)
+        if top.get("type") == 1:
+            row = [submit(field, None) for field in top.get("components") or []]
+            submitted.append({"type": 1, "id": top_id, "components": row})
+        elif top.get("type") == LABEL and isinstance(top.get("component"), dict):
+            submitted.append(
+                {"type": LABEL, "id": top_id, "component": submit(top["component"], top.get("label"))}
+            )
+        else:
+            submitted.append({"type": top.get("type"), "id": top_id})
+    if remaining:
+        fields = [
+            f.get("label") or f.get("custom_id")
+            for f in walk(modal.get("components") or [])
+            if f.get("custom_id")
+        ]
+        raise InteractionError(
+            f"modal {modal.get('title')!r} has no field {next(iter(remaining))!r} (fields: {fields})"
+        )
+    return submitted
