@@ -68,8 +68,17 @@ def test_fixtures_in_a_fresh_project(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_bot=PROJECT_TESTS)
     # strict mode (pytest-asyncio's default): the plugin's fixtures must not rely on auto mode.
     pytester.makeini("[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n")
-    installed = any(ep.name == "tui_bot_sandbox" for ep in entry_points(group="pytest11"))
-    # Where the installed metadata predates the entry point (an old editable install), load it by name.
-    extra = [] if installed else ["-p", "tui_bot.sandbox.testing"]
-    result = pytester.runpytest_subprocess(*extra, "-p", "no:cacheprovider", "-q", timeout=60)
+    # The plugin must load through its installed entry point, as in a user's project.
+    assert any(ep.name == "tui_bot_sandbox" for ep in entry_points(group="pytest11"))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=60)
     result.assert_outcomes(passed=3)
+
+
+def test_the_readme_pytest_example_works_as_written(pytester: pytest.Pytester) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Testing your own bot with it (pytest)", 1)[1]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    pytester.makepyfile(test_readme_example=example)
+    pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=60)
+    result.assert_outcomes(passed=1)

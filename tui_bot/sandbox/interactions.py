@@ -53,6 +53,7 @@ from .rest import (
     RestApi,
     invalid_form,
     json_response,
+    message_content,
     no_auth,
     no_content,
 )
@@ -653,13 +654,7 @@ class InteractionApi:
         channel = self.world.channel(record.channel_id)
         if channel is None:
             raise ApiError(404, 10003, "Unknown Channel")
-        content = body.get("content") or ""
-        if not isinstance(content, str):
-            content = str(content)
-        if len(content) > MAX_CONTENT:
-            raise invalid_form(
-                "content", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_CONTENT} or fewer in length."
-            )
+        content = message_content(body)
         _check_components(body.get("components"))
         ephemeral = bool(flags & EPHEMERAL)
         attachments = self.rest._store_attachments(request, channel, body, files)

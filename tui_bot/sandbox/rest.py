@@ -96,6 +96,16 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     )
 
 
+def message_content(body: Json) -> str:
+    """A message body's ``content`` as text, refused (50035) past Discord's 2,000 characters."""
+    content = body.get("content") or ""
+    if not isinstance(content, str):
+        content = str(content)
+    if len(content) > MAX_CONTENT:
+        raise invalid_form("content", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_CONTENT} or fewer in length.")
+    return content
+
+
 def no_content() -> web.Response:
     return web.Response(status=204)
 
@@ -328,13 +338,7 @@ class RestApi:
     async def post_message(self, request: web.Request) -> web.Response:
         channel = self._channel(request, need=VIEW_CHANNEL | SEND_MESSAGES)
         body, files = await self._body(request)
-        content = body.get("content") or ""
-        if not isinstance(content, str):
-            content = str(content)
-        if len(content) > MAX_CONTENT:
-            raise invalid_form(
-                "content", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_CONTENT} or fewer in length."
-            )
+        content = message_content(body)
         attachments = self._store_attachments(request, channel, body, files)
         if not (
             content or body.get("embeds") or body.get("components") or attachments or body.get("sticker_ids")
