@@ -50,6 +50,15 @@ async def ignored_then(harness: BotHarness, author: str, ignored: str, probe: st
     assert await say(harness, author, probe) == expected
 
 
+async def refused_then(harness: BotHarness, author: str, refused: str, probe: str, expected: str) -> str:
+    """``refused`` is not run: its only reply is an error embed (returned), then ``probe`` is answered."""
+    await harness.sandbox.send_message(author, "general", refused)
+    reply = await harness.sandbox.wait_for_bot_message(timeout=10)
+    assert reply.content == "" and len(reply.embeds) == 1, reply.content
+    assert await say(harness, author, probe) == expected
+    return reply.embeds[0]["description"]
+
+
 async def test_config_prefix_and_the_mention_prefix(harness: BotHarness) -> None:
     harness.write_extension("greeter", GREETER)
     bot = await harness.start(prefix="?")
@@ -90,7 +99,8 @@ async def test_default_cooldown_applies_to_commands_without_their_own(harness: B
     assert bot.get_command("roomy").cooldown.rate == 5  # the decorator wins
 
     assert await say(harness, "alice", "!hello") == "hello alice"
-    await ignored_then(harness, "alice", "!hello", "!roomy", "roomy")  # second hello: on cooldown
+    refusal = await refused_then(harness, "alice", "!hello", "!roomy", "roomy")  # second hello: on cooldown
+    assert "`hello` is on cooldown: try again in" in refusal
     assert await say(harness, "alice", "!roomy") == "roomy"  # 5 per minute: still allowed
     assert await say(harness, "bob", "!hello") == "hello bob"  # cooldowns are per user
 
@@ -99,7 +109,8 @@ async def test_command_permissions_defaults_gate_by_role_name(harness: BotHarnes
     harness.write_extension("greeter", GREETER)
     bot = await harness.start(command_permissions={"hello": ["moderator"]})
     assert await say(harness, "alice", "!hello") == "hello alice"  # alice has the Moderator role
-    await ignored_then(harness, "bob", "!hello", "!probe", "probe bob")  # bob has no role
+    refusal = await refused_then(harness, "bob", "!hello", "!probe", "probe bob")  # bob has no role
+    assert refusal == "You need one of these roles to use `hello`: Moderator."
     assert await say(harness, "operator", "!hello") == "hello operator"  # owner of guild and bot
 
     # A guild's own rule replaces the default for that command.

@@ -32,6 +32,7 @@ OPTIONAL_KEYS: dict[str, Any] = {
     "logging.directory": "./botlogs",
     "database.backup_keep": 10,
     "storage.cache_ttl": 300.0,
+    "replies.delete_after": 10.0,
 }
 
 STATUS_TYPES = ("playing", "watching", "listening", "competing")
@@ -101,6 +102,14 @@ class CooldownConfig:
 
 
 @dataclass(frozen=True)
+class RepliesConfig:
+    """How command replies behave: prefix success/error replies delete themselves after ``delete_after``
+    seconds (0 keeps them)."""
+
+    delete_after: float = 10.0
+
+
+@dataclass(frozen=True)
 class DiscordEndpoints:
     """Optional REST and gateway endpoints, for proxies and local Discord-compatible servers."""
 
@@ -124,6 +133,7 @@ class BotConfig:
     command_permissions: dict[str, tuple[str | int, ...]] = field(default_factory=dict)
     discord: DiscordEndpoints = field(default_factory=DiscordEndpoints)
     cache_ttl: float = 300.0
+    replies: RepliesConfig = field(default_factory=RepliesConfig)
 
 
 def default_config() -> dict[str, Any]:
@@ -207,6 +217,12 @@ def _int(key: str, value: Any, *, minimum: int) -> int:
 def _positive_float(key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ConfigValueError(key, value, "a number greater than 0 (seconds)")
+    return float(value)
+
+
+def _non_negative_float(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigValueError(key, value, "a number of seconds, 0 or more (0 = never)")
     return float(value)
 
 
@@ -296,6 +312,7 @@ def parse_config(raw: Any) -> BotConfig:
     cooldowns = _section(raw, "cooldowns")
     discord_ = _section(raw, "discord")
     storage = _section(raw, "storage")
+    replies = _section(raw, "replies")
 
     return BotConfig(
         prefix=validate_prefix(*_get(raw, "", "prefix")),
@@ -330,4 +347,5 @@ def parse_config(raw: Any) -> BotConfig:
             gateway_url=_optional_url(*_get(discord_, "discord", "gateway_url"), ("ws://", "wss://")),
         ),
         cache_ttl=_positive_float(*_get(storage, "storage", "cache_ttl")),
+        replies=RepliesConfig(delete_after=_non_negative_float(*_get(replies, "replies", "delete_after"))),
     )

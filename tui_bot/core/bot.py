@@ -13,11 +13,17 @@ import discord
 from discord.ext import commands
 
 from tui_bot.config.store import ConfigStore
+from tui_bot.core.actions import BotActions
+from tui_bot.core.checks import allow_owners
 from tui_bot.core.cooldowns import apply_default_cooldown
+from tui_bot.core.errors import ErrorHandler
 from tui_bot.core.extensions import ExtensionManager
-from tui_bot.core.hot_reload import watch_extensions
+from tui_bot.core.help import install_help
+from tui_bot.core.lifecycle import DEFAULT_SHUTDOWN_TIMEOUT, Lifecycle
+from tui_bot.core.metrics import Metrics
 from tui_bot.core.permissions import PermissionRules, role_rule_check
 from tui_bot.core.presence import build_activity
+from tui_bot.core.tree import TuiTree
 from tui_bot.logs.setup import remove_old_logs
 from tui_bot.storage import AtomicFileHandler, Database, global_file_handler
 
@@ -41,7 +47,10 @@ class TuiBot(commands.Bot):
 
     Extension authors reach the framework through it: ``bot.db`` (and ``bot.db.conn`` for raw SQL),
     ``bot.file_handler`` (the shared atomic JSON handler), ``bot.config`` (dotted get/set),
-    ``bot.extension_manager`` and ``bot.permission_rules``.
+    ``bot.extension_manager``, ``bot.permission_rules``, ``bot.actions`` (operator actions),
+    ``bot.metrics`` (counters) and ``bot.error_handler``.
+
+    ``shutdown_timeout``: how long ``close()`` waits for running commands to finish.
     """
 
     def __init__(
@@ -52,6 +61,7 @@ class TuiBot(commands.Bot):
         database: Database | None = None,
         file_handler: AtomicFileHandler | None = None,
         intents: discord.Intents | None = None,
+        shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
         **options: Any,
     ) -> None:
         # The framework has no voice features; don't warn at every start that voice libraries are missing.
@@ -71,6 +81,7 @@ class TuiBot(commands.Bot):
             # Echoed user input must never ping anyone unless a command opts in.
             allowed_mentions=discord.AllowedMentions.none(),
             case_insensitive=True,
+            tree_cls=options.pop("tree_cls", TuiTree),
             **options,
         )
         self.db = database or Database(settings.database.path, backup_keep=settings.database.backup_keep)
@@ -82,8 +93,14 @@ class TuiBot(commands.Bot):
             self, settings.extensions.directory, settings.extensions.blacklist
         )
         self._background: list[asyncio.Task[None]] = []
-        self._stop_watching = asyncio.Event()
+        self.shutdown_timeout = shutdown_timeout
+        self.metrics = Metrics(self)
+        self.lifecycle = Lifecycle(self)
+        self.actions = BotActions(self)
+        self.error_handler = ErrorHandler(self)
+        self._close_lock = asyncio.Lock()
         self.add_check(role_rule_check)
+        install_help(self)
 
     # -- prefixes ---------------------------------------------------------------------------
 
@@ -112,10 +129,27 @@ class TuiBot(commands.Bot):
     def add_command(self, command: commands.Command[Any, ..., Any], /) -> None:
         super().add_command(command)
         apply_default_cooldown(command, self.config.model.cooldowns)
+        allow_owners(command)  # bot owners pass has_permissions/has_role & co.
 
-    async def on_command_completion(self, ctx: commands.Context) -> None:
-        if ctx.command is not None:
-            await self.db.increment_command_usage(ctx.command.qualified_name)
+    async def on_message(self, message: discord.Message) -> None:
+        self.metrics.message_seen()
+        if self.lifecycle.accepting:  # during shutdown new prefix commands are ignored
+            await self.process_commands(message)
+
+    async def invoke(self, ctx: commands.Context, /) -> None:
+        """Run a prefix command, tracked: latency, usage count, and the graceful shutdown waits for it."""
+        if ctx.command is None:
+            await super().invoke(ctx)  # CommandNotFound, or not a command at all
+            return
+        if not self.lifecycle.accepting:
+            return
+        async with self.lifecycle.track() as invocation:
+            invocation.name = ctx.command.qualified_name
+            await super().invoke(ctx)
+            invocation.ok = not ctx.command_failed
+
+    async def on_command_error(self, ctx: commands.Context, error: commands.CommandError, /) -> None:
+        await self.error_handler.on_command_error(ctx, error)
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -132,7 +166,7 @@ class TuiBot(commands.Bot):
         else:
             log.info("extensions.auto_load is false: no extension loaded at start-up")
         if settings.auto_reload:
-            self._spawn(watch_extensions(self.extension_manager, self._stop_watching), "tui-bot:hot-reload")
+            self.actions.start_watcher()
         self._spawn(self._refresh_presence_forever(), "tui-bot:presence")
         self._spawn(self._remove_old_logs_forever(), "tui-bot:log-cleanup")
 
@@ -182,8 +216,15 @@ class TuiBot(commands.Bot):
             await asyncio.sleep(LOG_CLEANUP_SECONDS)
 
     async def close(self) -> None:
-        """Stop background work, disconnect, then flush stats and back up the database."""
-        self._stop_watching.set()
+        """Stop taking commands, let running ones finish (up to ``shutdown_timeout`` s), stop background
+        work, disconnect, then flush stats and back up the database. Safe to call more than once."""
+        async with self._close_lock:
+            if self.is_closed() and self.db.connected is False:
+                return
+            await self.lifecycle.shutdown(self.shutdown_timeout, self._close_now)
+
+    async def _close_now(self) -> None:
+        await self.actions.stop_watcher()
         for task in self._background:
             task.cancel()
         for task in self._background:

@@ -1,0 +1,162 @@
+"""Moderation: ``ban``, ``kick`` and ``purge``, as a model for extension authors.
+
+Every command here is *hybrid*: one function serves ``!kick @bob`` and ``/kick member:bob``. The
+decorators do most of the work, and the framework builds on them:
+
+* ``@commands.guild_only()``: the command makes no sense in DMs (and the slash command is hidden there).
+* ``@commands.has_permissions(...)``: the invoker needs this Discord permission in the channel. The
+  framework's error handler turns a refusal into a friendly reply, and ``/help`` hides the command
+  from members who lack it and lists the permission in ``help kick``.
+* ``@commands.bot_has_permissions(...)``: the bot itself needs it; checked before Discord is asked.
+* Server admins can further restrict any command to roles (``command_permissions`` in config.json or
+  ``!config``): that is the framework's global check, nothing to write here.
+
+A command's docstring is what ``help <command>`` shows, so it is written for members (Discord
+markdown: single backticks); its ``description`` is the one-line summary slash commands display.
+
+What decorators cannot know (the role hierarchy) is checked in :func:`hierarchy_problem`, and
+Discord's own refusal (HTTP 403, code 50013) is still caught: the bot's view of roles can be stale.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import discord
+from discord.ext import commands
+
+from tui_bot.core.replies import send_reply
+from tui_bot.core.responses import error_embed, success_embed
+
+# Shown when Discord refuses an action the checks allowed (403 / 50013 Missing Permissions).
+FORBIDDEN_HINT = (
+    "Discord refused: I am missing the **{permission}** permission, or my highest role is not above "
+    "{target}'s. Move my role higher in Server Settings → Roles."
+)
+
+
+def hierarchy_problem(ctx: commands.Context, member: discord.Member, action: str) -> str | None:
+    """Why ``ctx.author`` may not ``action`` ``member``, or None when the role hierarchy allows it.
+
+    Discord lets nobody act on the server owner, and a member only on members whose highest role is
+    strictly lower than their own (the owner excepted). The bot is bound by the same rule.
+    """
+    guild = ctx.guild
+    assert guild is not None and isinstance(ctx.author, discord.Member)  # guild_only guarantees it
+    if member.id == ctx.author.id:
+        return f"You can't {action} yourself."
+    if ctx.bot.user is not None and member.id == ctx.bot.user.id:
+        return f"I can't {action} myself."
+    if member.id == guild.owner_id:
+        return f"{member.display_name} owns this server: nobody can {action} them."
+    if ctx.author.id != guild.owner_id and member.top_role >= ctx.author.top_role:
+        return (
+            f"{member.display_name}'s highest role ({member.top_role.name}) is equal to or higher than "
+            f"yours ({ctx.author.top_role.name})."
+        )
+    if member.top_role >= guild.me.top_role:
+        return (
+            f"My highest role ({guild.me.top_role.name}) is not above {member.display_name}'s "
+            f"({member.top_role.name}). Move my role higher in Server Settings → Roles."
+        )
+    return None
+
+
+def audit_reason(ctx: commands.Context, reason: str | None) -> str:
+    """The reason recorded in the server's audit log: who did it, and why."""
+    return f"{ctx.author} ({ctx.author.id}): {reason or 'no reason given'}"[:512]
+
+
+def action_embed(
+    title: str, member: discord.abc.User, ctx: commands.Context, reason: str | None
+) -> discord.Embed:
+    """The green confirmation that says who was affected, by whom and why."""
+    embed = success_embed(title)
+    embed.add_field(name="Member", value=f"{member} (`{member.id}`)", inline=True)
+    embed.add_field(name="By", value=ctx.author.mention, inline=True)
+    embed.add_field(name="Reason", value=reason or "No reason given.", inline=False)
+    return embed
+
+
+class Moderation(commands.Cog):
+    """Keep the server tidy: ban, kick and bulk-delete messages."""
+
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+
+    async def _refuse(self, ctx: commands.Context, title: str, reason: str) -> None:
+        # kind="error": ephemeral in a slash invocation, cleaned up after a while as a prefix reply.
+        await send_reply(ctx, embed=error_embed(title, reason), kind="error")
+
+    @commands.hybrid_command(description="Ban a member from the server")
+    @commands.guild_only()
+    @commands.has_permissions(ban_members=True)
+    @commands.bot_has_permissions(ban_members=True)
+    async def ban(self, ctx: commands.Context, member: discord.Member, *, reason: str | None = None) -> None:
+        """Ban `member` (their recent messages stay); the reason goes to the audit log."""
+        problem = hierarchy_problem(ctx, member, "ban")
+        if problem:
+            await self._refuse(ctx, f"Can't ban {member.display_name}", problem)
+            return
+        try:
+            await member.ban(reason=audit_reason(ctx, reason), delete_message_seconds=0)
+        except discord.Forbidden:
+            hint = FORBIDDEN_HINT.format(permission="Ban Members", target=member.display_name)
+            await self._refuse(ctx, f"Can't ban {member.display_name}", hint)
+            return
+        await send_reply(
+            ctx, embed=action_embed(f"Banned {member.display_name}", member, ctx, reason), kind="success"
+        )
+
+    @commands.hybrid_command(description="Kick a member out of the server")
+    @commands.guild_only()
+    @commands.has_permissions(kick_members=True)
+    @commands.bot_has_permissions(kick_members=True)
+    async def kick(self, ctx: commands.Context, member: discord.Member, *, reason: str | None = None) -> None:
+        """Kick `member`: they can come back with an invite."""
+        problem = hierarchy_problem(ctx, member, "kick")
+        if problem:
+            await self._refuse(ctx, f"Can't kick {member.display_name}", problem)
+            return
+        try:
+            await member.kick(reason=audit_reason(ctx, reason))
+        except discord.Forbidden:
+            hint = FORBIDDEN_HINT.format(permission="Kick Members", target=member.display_name)
+            await self._refuse(ctx, f"Can't kick {member.display_name}", hint)
+            return
+        await send_reply(
+            ctx, embed=action_embed(f"Kicked {member.display_name}", member, ctx, reason), kind="success"
+        )
+
+    @commands.hybrid_command(description="Delete the last 1-100 messages of this channel")
+    @commands.guild_only()
+    @commands.has_permissions(manage_messages=True)
+    @commands.bot_has_permissions(manage_messages=True, read_message_history=True)
+    async def purge(self, ctx: commands.Context, amount: commands.Range[int, 1, 100]) -> None:
+        """Delete the `amount` (1-100) messages before this command, and the command itself."""
+        # commands.Range bounds the number for both forms: the slash option gets min/max values, and
+        # a prefix invocation out of range is refused with a clear message by the error handler.
+        if ctx.interaction is not None:
+            # Deleting can take longer than the 3 s Discord gives an interaction: acknowledge first.
+            await ctx.defer(ephemeral=True)
+        channel = ctx.channel
+        assert isinstance(channel, discord.TextChannel | discord.Thread | discord.VoiceChannel)
+        # Messages older than 14 days cannot be bulk-deleted; purge() deletes those one by one.
+        before = ctx.message if ctx.interaction is None else None
+        try:
+            deleted = await channel.purge(limit=amount, before=before, reason=audit_reason(ctx, "purge"))
+        except discord.Forbidden:
+            hint = "Discord refused: I need **Manage Messages** and **Read Message History** in this channel."
+            await self._refuse(ctx, "Can't delete messages", hint)
+            return
+        if ctx.interaction is None:
+            with contextlib.suppress(discord.HTTPException):  # already gone is fine
+                await ctx.message.delete()
+        plural = "" if len(deleted) == 1 else "s"
+        embed = success_embed(f"Deleted {len(deleted)} message{plural}", f"In {channel.mention}.")
+        await send_reply(ctx, embed=embed, kind="success")
+
+
+async def setup(bot: commands.Bot) -> None:
+    """Called by the framework when it loads this file (at start-up, ``!reload`` or hot reload)."""
+    await bot.add_cog(Moderation(bot))

@@ -1,0 +1,134 @@
+"""In-memory counters for the console and ``!stats``: ``bot.metrics.get_stats()``.
+
+Everything is O(1) per message and per command and allocates nothing per message: integer counters, a
+fixed ring of 60 per-minute buckets and, per command, a fixed ring of the last latencies. The counts
+are of this run; all-time usage lives in the database (``await bot.metrics.top_commands_all_time()``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+LATENCY_SAMPLES = 128  # per command, for the p95
+MINUTES = 60  # the per-minute ring: the last hour
+
+
+class CommandTiming:
+    """Latency of one command: count, total, max, and the last LATENCY_SAMPLES samples (for p95)."""
+
+    __slots__ = ("_next", "count", "max", "samples", "total")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total = 0.0
+        self.max = 0.0
+        self.samples: list[float] = []
+        self._next = 0
+
+    def add(self, seconds: float) -> None:
+        self.count += 1
+        self.total += seconds
+        if seconds > self.max:
+            self.max = seconds
+        if len(self.samples) < LATENCY_SAMPLES:
+            self.samples.append(seconds)
+        else:
+            self.samples[self._next] = seconds
+            self._next = (self._next + 1) % LATENCY_SAMPLES
+
+    def summary(self) -> dict[str, float | int]:
+        ordered = sorted(self.samples)
+        p95 = ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)] if ordered else 0.0
+        return {
+            "count": self.count,
+            "avg_ms": round(self.total / self.count * 1000, 3) if self.count else 0.0,
+            "max_ms": round(self.max * 1000, 3),
+            "p95_ms": round(p95 * 1000, 3),
+        }
+
+
+class Metrics:
+    """Counters of one run. ``clock`` (monotonic seconds) is injectable for tests."""
+
+    def __init__(self, bot: Any, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.bot = bot
+        self._clock = clock
+        self.started = clock()
+        self.messages_seen = 0
+        self.commands_processed = 0
+        self.error_count = 0
+        self._uses: dict[str, int] = {}
+        self._timings: dict[str, CommandTiming] = {}
+        self._per_minute = [0] * MINUTES
+        self._minute_of = [-1] * MINUTES  # which absolute minute each bucket holds
+
+    # -- hooks (called by the bot) ------------------------------------------------------------
+
+    def message_seen(self) -> None:
+        """A MESSAGE_CREATE reached the bot."""
+        self.messages_seen += 1
+
+    def record_error(self) -> None:
+        """A command error reached the error handler (refusals included)."""
+        self.error_count += 1
+
+    def command_finished(self, name: str, seconds: float) -> None:
+        """A command invocation (prefix or slash, successful or not) ended after ``seconds``."""
+        self.commands_processed += 1
+        self._uses[name] = self._uses.get(name, 0) + 1
+        timing = self._timings.get(name)
+        if timing is None:
+            timing = self._timings[name] = CommandTiming()
+        timing.add(seconds)
+        minute = int(self._clock() // 60)
+        slot = minute % MINUTES
+        if self._minute_of[slot] != minute:
+            self._minute_of[slot] = minute
+            self._per_minute[slot] = 0
+        self._per_minute[slot] += 1
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def commands_per_minute(self) -> list[int]:
+        """Commands in each of the last 60 minutes, oldest first; the last entry is the current minute."""
+        now = int(self._clock() // 60)
+        counts = []
+        for minute in range(now - MINUTES + 1, now + 1):
+            slot = minute % MINUTES
+            counts.append(self._per_minute[slot] if self._minute_of[slot] == minute else 0)
+        return counts
+
+    def top_commands(self, limit: int | None = 10) -> dict[str, int]:
+        """This run's invocations per command, most used first (ties by name)."""
+        ordered = sorted(self._uses.items(), key=lambda item: (-item[1], item[0]))
+        return dict(ordered if limit is None else ordered[:limit])
+
+    async def top_commands_all_time(self, limit: int | None = 10) -> dict[str, int]:
+        """Successful uses per command over every run (the database), most used first."""
+        return dict(await self.bot.db.get_command_stats(limit))
+
+    def gateway_latency_ms(self) -> float | None:
+        """The last heartbeat round trip in ms; None before the first heartbeat or when disconnected."""
+        latency = getattr(self.bot, "latency", float("nan"))
+        if latency is None or math.isnan(latency) or math.isinf(latency):
+            return None
+        return round(latency * 1000, 3)
+
+    def get_stats(self) -> dict[str, Any]:
+        """A snapshot; cheap enough to call every second (see the README's metrics keys)."""
+        guilds = list(getattr(self.bot, "guilds", ()))
+        return {
+            "uptime": round(self._clock() - self.started, 3),
+            "commands_processed": self.commands_processed,
+            "messages_seen": self.messages_seen,
+            "error_count": self.error_count,
+            "top_commands": self.top_commands(),
+            "latency": {name: timing.summary() for name, timing in sorted(self._timings.items())},
+            "gateway_latency_ms": self.gateway_latency_ms(),
+            "guilds": len(guilds),
+            "users": sum(guild.member_count or 0 for guild in guilds),
+            "commands_per_minute": self.commands_per_minute(),
+        }

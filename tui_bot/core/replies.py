@@ -1,0 +1,105 @@
+"""Sending a command's reply the same way for prefix commands, slash commands and components.
+
+One helper decides the things every reply has to get right: prefix replies that report a success or
+an error clean themselves up after ``replies.delete_after`` seconds (config.json, default 10, 0 =
+never); in a slash invocation errors are ephemeral (only the invoker sees them); and no reply ever
+pings anyone, including an ``@everyone`` echoed back from user input.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+import discord
+from discord.ext import commands
+
+log = logging.getLogger("tui_bot.replies")
+
+ReplyKind = Literal["success", "error", "info"]
+
+# Explicit on every reply: a bot-wide AllowedMentions could be changed by an extension, a reply must not.
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+def delete_after_for(bot: Any, kind: ReplyKind) -> float | None:
+    """Seconds after which a prefix reply of ``kind`` deletes itself; None keeps it."""
+    if kind == "info":
+        return None
+    config = getattr(bot, "config", None)
+    seconds = config.model.replies.delete_after if config is not None else 0.0
+    return seconds if seconds > 0 else None
+
+
+async def send_reply(
+    ctx: commands.Context,
+    *,
+    embed: discord.Embed | None = None,
+    content: str | None = None,
+    kind: ReplyKind = "info",
+    view: discord.ui.View | None = None,
+    ephemeral: bool | None = None,
+) -> discord.Message | None:
+    """Reply to a command invocation; returns the message, or None when Discord refused it.
+
+    - Prefix invocation: ``success`` and ``error`` replies are deleted after ``replies.delete_after``
+      seconds (not when a ``view`` is attached: its buttons must stay usable); ``info`` stays.
+    - Slash invocation (``ctx.interaction``): ``ephemeral`` defaults to True for errors, False
+      otherwise; the first reply answers the interaction, later ones are follow-ups.
+    - Never pings: mentions in ``content`` are shown but not notified.
+
+    A refusal from Discord (missing permission to send, deleted channel) is logged, not raised, so an
+    error handler replying about one failure cannot fail again.
+    """
+    if ctx.interaction is not None:
+        private = (kind == "error") if ephemeral is None else ephemeral
+        delete_after = None
+    else:
+        private = False
+        delete_after = None if view is not None else delete_after_for(ctx.bot, kind)
+    try:
+        return await ctx.send(
+            content=content,
+            embed=embed,
+            view=view,
+            ephemeral=private,
+            delete_after=delete_after,
+            allowed_mentions=NO_MENTIONS,
+        )
+    except discord.HTTPException as error:
+        where = getattr(ctx.channel, "id", "?")
+        log.warning("Could not reply in channel %s: %s", where, error)
+        return None
+
+
+async def send_interaction_reply(
+    interaction: discord.Interaction,
+    *,
+    embed: discord.Embed | None = None,
+    content: str | None = None,
+    kind: ReplyKind = "info",
+    view: discord.ui.View | None = None,
+    ephemeral: bool | None = None,
+) -> bool:
+    """Answer a raw interaction (a pure slash command, a button, a select) like :func:`send_reply`.
+
+    Errors are ephemeral by default. Answers the interaction if it is not answered yet, else sends a
+    follow-up. Returns whether Discord accepted the reply (an expired interaction cannot be answered).
+    """
+    private = (kind == "error") if ephemeral is None else ephemeral
+    kwargs: dict[str, Any] = {"ephemeral": private, "allowed_mentions": NO_MENTIONS}
+    if content is not None:
+        kwargs["content"] = content
+    if embed is not None:
+        kwargs["embed"] = embed
+    if view is not None:
+        kwargs["view"] = view
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(**kwargs)
+        else:
+            await interaction.response.send_message(**kwargs)
+    except discord.HTTPException as error:
+        log.warning("Could not answer interaction %s: %s", interaction.id, error)
+        return False
+    return True
