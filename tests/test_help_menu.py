@@ -164,9 +164,19 @@ async def test_prefix_menu_categories_pages_and_back(harness: BotHarness) -> Non
     assert main["color"] == Colour.MAIN_MENU and main["title"] == "📖 Help"
     assert "The prefix in **Sandbox Guild** is `!`" in main["description"]
     # The bot owner sees every category, the owner-only one included; no page or back buttons yet.
-    assert category_names(message) == ["Fun", "Help", "Many", "Moderation", "Owner"]
+    assert category_names(message) == [
+        "Bot owner",
+        "Fun",
+        "Help",
+        "Information",
+        "Many",
+        "Moderation",
+        "Owner",
+        "Server settings",
+    ]
     assert set(components(message)) == {"help:category"}
-    assert main["footer"]["text"].startswith("17 commands available to you")  # 4+1+8+3+1; hidden one left out
+    # 5+4+1+3+8+3+1+2; the hidden one left out
+    assert main["footer"]["text"].startswith("27 commands available to you")
 
     response = await operate(harness, menu, lambda: sb.select("operator", message, "help:category", ["Many"]))
     assert response.type is CallbackType.UPDATE_MESSAGE
@@ -214,8 +224,9 @@ async def test_slash_menu_refuses_a_second_user_and_stays_unchanged(harness: Bot
     response = await handle.response()
     assert response.type is CallbackType.CHANNEL_MESSAGE_WITH_SOURCE and not response.ephemeral
     assert response.embeds[0]["title"] == "📖 Help"
-    # alice (Moderator) sees moderation and the role-gated 8ball, not the owner's tools.
-    assert category_names(shown(sb, menu)) == ["Fun", "Help", "Many", "Moderation"]
+    # alice (Moderator) sees moderation and the role-gated 8ball, not the owner's tools or the
+    # server settings (Administrator).
+    assert category_names(shown(sb, menu)) == ["Fun", "Help", "Information", "Many", "Moderation"]
 
     before = shown(sb, menu)
     refused = await (await sb.select("bob", before, "help:category", ["Moderation"])).response()
@@ -237,9 +248,10 @@ async def test_plain_member_sees_only_what_they_may_run(harness: BotHarness) -> 
     sb = harness.sandbox
     menu, _ = await open_menu(harness, "bob")
     message = shown(sb, menu)
-    # No Moderation (permissions), no Owner (owner-only), and 8ball is gated to Moderators.
-    assert category_names(message) == ["Fun", "Help", "Many"]
-    assert message.embeds[0]["footer"]["text"].startswith("12 commands available to you")
+    # No Moderation (permissions), no Owner (owner-only), no server settings (Administrator), and
+    # 8ball is gated to Moderators.
+    assert category_names(message) == ["Fun", "Help", "Information", "Many"]
+    assert message.embeds[0]["footer"]["text"].startswith("15 commands available to you")
     await operate(harness, menu, lambda: sb.select("bob", message, "help:category", ["Fun"]))
     assert field_names(shown(sb, menu).embeds[0]) == ["!choose <options>", "!coinflip", "!roll [dice=1d6]"]
 
@@ -354,7 +366,7 @@ async def test_owner_only_commands_are_explained_to_owners_only(harness: BotHarn
     await sb.send_message("bob", GENERAL, "!help secret")
     embed = (await sb.wait_for_bot_message(channel=GENERAL)).embeds[0]
     assert embed["title"] == "❌ Unknown command `secret`"
-    assert embed["description"].startswith("No command has a similar name.")
+    assert "secret" not in embed["description"]  # the close name suggested is one bob may read about
 
 
 async def test_autocomplete_offers_only_runnable_commands(harness: BotHarness) -> None:
@@ -362,9 +374,9 @@ async def test_autocomplete_offers_only_runnable_commands(harness: BotHarness) -
     sb, bot = harness.sandbox, harness.bot
     assert bot is not None
     await bot.tree.sync()
-    alice = [c["value"] for c in await sb.autocomplete("alice", GENERAL, "help", "command", command="k")]
-    bob = [c["value"] for c in await sb.autocomplete("bob", GENERAL, "help", "command", command="k")]
+    alice = [c["value"] for c in await sb.autocomplete("alice", GENERAL, "help", "command", command="ki")]
+    bob = [c["value"] for c in await sb.autocomplete("bob", GENERAL, "help", "command", command="ki")]
     assert alice == ["kick"]
     assert bob == []
     everything = await sb.autocomplete("operator", GENERAL, "help", "command", command="")
-    assert len(everything) == 17 and "secret" in [c["value"] for c in everything]
+    assert len(everything) == 25 and "secret" in [c["value"] for c in everything]

@@ -14,6 +14,7 @@ from discord.ext import commands
 
 from tui_bot.config.store import ConfigStore
 from tui_bot.core.actions import BotActions
+from tui_bot.core.builtins import install_builtins
 from tui_bot.core.checks import allow_owners
 from tui_bot.core.cooldowns import apply_default_cooldown
 from tui_bot.core.errors import ErrorHandler
@@ -101,6 +102,7 @@ class TuiBot(commands.Bot):
         self._close_lock = asyncio.Lock()
         self.add_check(role_rule_check)
         install_help(self)
+        install_builtins(self)
 
     # -- prefixes ---------------------------------------------------------------------------
 

@@ -26,3 +26,16 @@ def apply_default_cooldown(command: commands.Command, config: CooldownConfig) ->
             )
             applied = True
     return applied
+
+
+def own_cooldowns(cog: commands.Cog) -> None:
+    """Give each of ``cog``'s decorated cooldowns a fresh, empty bucket table.
+
+    A ``@commands.cooldown`` decorator stores one mapping on the function, and discord.py hands that
+    same mapping to every copy of the command (one per cog instance): without this, a bot restarted in
+    the same process (the console, the tests) would inherit the previous bot's cooldowns.
+    """
+    for command in cog.walk_commands():
+        mapping = command._buckets
+        if mapping.valid and type(mapping) is commands.CooldownMapping:
+            command._buckets = commands.CooldownMapping(mapping._cooldown, mapping.type)

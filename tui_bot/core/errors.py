@@ -195,7 +195,8 @@ class ErrorHandler:
         self.bot = bot
         self._redactor = SecretRedactor()
 
-    def _redact(self, text: str) -> str:
+    def redact(self, text: str) -> str:
+        """``text`` with the bot token (and other known secrets) masked: safe to show a user."""
         self._redactor.add_secret(getattr(self.bot.http, "token", None))
         return self._redactor.redact(text)
 
@@ -233,7 +234,7 @@ class ErrorHandler:
             reply = self._unexpected(name, error, "command")
         else:
             log.info("Command %s refused for %s: %s", name, ctx.author, type(error).__name__)
-        embed = ErrorReply(reply.title, self._redact(reply.description), reply.warning).embed()
+        embed = ErrorReply(reply.title, self.redact(reply.description), reply.warning).embed()
         try:
             await send_reply(ctx, embed=embed, kind="error")
         except Exception as failure:  # e.g. the connection closed meanwhile: the handler must not raise
@@ -257,7 +258,7 @@ class ErrorHandler:
 
     async def refuse(self, interaction: discord.Interaction, reply: ErrorReply) -> bool:
         """Send ``reply`` to the interaction's user only (ephemeral)."""
-        embed = ErrorReply(reply.title, self._redact(reply.description), reply.warning).embed()
+        embed = ErrorReply(reply.title, self.redact(reply.description), reply.warning).embed()
         return await send_interaction_reply(interaction, embed=embed, kind="error")
 
 

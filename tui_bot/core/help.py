@@ -17,6 +17,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from tui_bot.core.checks import identify_check
+from tui_bot.core.cooldowns import own_cooldowns
 from tui_bot.core.errors import permission_names
 from tui_bot.core.help_views import HelpMenu, build_categories, usage, viewer_can_run
 from tui_bot.core.replies import send_reply
@@ -178,12 +179,7 @@ class Help(commands.Cog):
 
     def __init__(self, bot: commands.Bot, *, menu_timeout: float | None = DEFAULT_MENU_TIMEOUT) -> None:
         self.bot = bot
-        # discord.py shares a @cooldown decorator's mapping between every copy of the command (one per
-        # cog instance): this instance gets its own, so a bot restarted in the same process (the console,
-        # tests) does not inherit the last one's cooldowns.
-        self.help_command._buckets = commands.CooldownMapping(
-            commands.Cooldown(*HELP_COOLDOWN), commands.BucketType.user
-        )
+        own_cooldowns(self)  # not the previous bot's cooldowns when restarted in one process
         # Seconds without a click before a menu is disabled; None keeps menus alive until a restart.
         self.menu_timeout = menu_timeout
 

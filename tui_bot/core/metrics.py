@@ -16,6 +16,18 @@ LATENCY_SAMPLES = 128  # per command, for the p95
 MINUTES = 60  # the per-minute ring: the last hour
 
 
+def format_duration(seconds: float) -> str:
+    """``93784`` -> ``1d 2h 3m 4s``: an uptime as people read it (leading zero units dropped)."""
+    remaining = max(int(seconds), 0)
+    days, remaining = divmod(remaining, 86_400)
+    hours, remaining = divmod(remaining, 3_600)
+    minutes, secs = divmod(remaining, 60)
+    parts = [(days, "d"), (hours, "h"), (minutes, "m")]
+    while parts and parts[0][0] == 0:
+        parts.pop(0)
+    return " ".join(f"{value}{unit}" for value, unit in parts) + (" " if parts else "") + f"{secs}s"
+
+
 class CommandTiming:
     """Latency of one command: count, total, max, and the last LATENCY_SAMPLES samples (for p95)."""
 

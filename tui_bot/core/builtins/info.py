@@ -1,0 +1,160 @@
+"""Commands anyone may run: ``stats``, ``extensions`` and ``discordbotframework``."""
+
+from __future__ import annotations
+
+import platform
+from collections import Counter
+from typing import Any
+
+import discord
+from discord.ext import commands
+
+from tui_bot import __version__
+from tui_bot.core.cooldowns import own_cooldowns
+from tui_bot.core.extensions import ExtensionManager, ExtensionStatus
+from tui_bot.core.metrics import format_duration
+from tui_bot.core.replies import send_reply
+from tui_bot.core.responses import Colour, make_embed
+
+INFO_COOLDOWN = (1, 10.0)  # per user: these replies are large embeds
+TOP_SHOWN = 5
+EMBED_TEXT_LIMIT = 4000  # Discord allows 4096 characters in a description; keep a margin
+
+ORIGINAL_AUTHOR = "TheHolyOneZ"
+ORIGINAL_REPOSITORY = "https://github.com/TheHolyOneZ/discord-bot-framework"
+
+FEATURES = (
+    "Hybrid commands: every built-in works as `!command` and `/command`",
+    "One permission hierarchy for prefix, slash and buttons: bot owner > server owner > role rules "
+    "> Discord permissions",
+    "Per-server prefixes, cached in memory",
+    "Interactive help menu with categories and pages",
+    "Extensions auto-loaded from `extensions/`, hot reload on save",
+    "SQLite (WAL) with batched stats and online backups; atomic JSON files with a read cache",
+    "Live terminal console, or headless for servers",
+    "A local sandbox Discord for trying the bot and testing it",
+)
+
+_STATUS_ICONS = {
+    ExtensionStatus.LOADED: "🟢",
+    ExtensionStatus.FAILED: "🔴",
+    ExtensionStatus.BLACKLISTED: "⛔",
+    ExtensionStatus.UNLOADED: "⚪",
+}
+
+
+def _ranking(counts: dict[str, int] | list[tuple[str, int]]) -> str:
+    items = list(counts.items() if isinstance(counts, dict) else counts)[:TOP_SHOWN]
+    return "\n".join(f"`{name}` × {uses}" for name, uses in items) or "none yet"
+
+
+async def stats_embed(bot: Any) -> discord.Embed:
+    """This run's numbers from ``bot.metrics`` and the all-time usage from the database."""
+    stats = bot.metrics.get_stats()
+    latency = stats["gateway_latency_ms"]
+    embed = make_embed("📊 Bot statistics", colour=Colour.MAIN_MENU)
+    embed.add_field(name="Uptime", value=format_duration(stats["uptime"]))
+    embed.add_field(name="Gateway latency", value=f"{latency:.0f} ms" if latency is not None else "n/a")
+    embed.add_field(name="Servers", value=str(stats["guilds"]))
+    embed.add_field(name="Users", value=str(stats["users"]))
+    embed.add_field(name="Commands processed", value=str(stats["commands_processed"]))
+    embed.add_field(name="Messages seen", value=str(stats["messages_seen"]))
+    embed.add_field(name="Errors", value=str(stats["error_count"]))
+    embed.add_field(name="Commands last minute", value=str(stats["commands_per_minute"][-1]))
+    states = bot.extension_manager.states.values()
+    loaded = sum(state.status is ExtensionStatus.LOADED for state in states)
+    embed.add_field(name="Extensions loaded", value=str(loaded))
+    embed.add_field(name="Top commands (this run)", value=_ranking(stats["top_commands"]), inline=False)
+    all_time = await bot.metrics.top_commands_all_time(TOP_SHOWN)
+    embed.add_field(name="Top commands (all time)", value=_ranking(all_time), inline=False)
+    embed.set_footer(text=f"tui-bot {__version__} · discord.py {discord.__version__}")
+    return embed
+
+
+def extension_statuses(manager: ExtensionManager) -> dict[str, ExtensionStatus]:
+    """Every extension in the folder (and any loaded one since deleted) -> where it stands."""
+    statuses = {}
+    for name in sorted(set(manager.discover()) | set(manager.states)):
+        state = manager.states.get(name)
+        status = state.status if state else ExtensionStatus.UNLOADED
+        if status is ExtensionStatus.UNLOADED and manager.is_blacklisted(name):
+            status = ExtensionStatus.BLACKLISTED
+        statuses[name] = status
+    return statuses
+
+
+def _extension_line(manager: ExtensionManager, name: str, status: ExtensionStatus) -> str:
+    state = manager.states.get(name)
+    line = f"{_STATUS_ICONS[status]} `{name}` {status.value}"
+    if status is ExtensionStatus.LOADED and state and state.load_seconds is not None:
+        line += f" in {state.load_seconds * 1000:.0f} ms"
+    if state and state.last_error:
+        line += f"\n  last error: {state.last_error[:150]}"
+    return line
+
+
+def extensions_embed(bot: Any) -> discord.Embed:
+    manager: ExtensionManager = bot.extension_manager
+    statuses = extension_statuses(manager)
+    text = "\n".join(_extension_line(manager, name, status) for name, status in statuses.items())
+    text = text or f"No extension in `{manager.package}/` yet."
+    if len(text) > EMBED_TEXT_LIMIT:
+        text = text[: EMBED_TEXT_LIMIT - 1] + "…"
+    embed = make_embed(f"🧩 Extensions ({manager.package}/)", text, colour=Colour.CATEGORIES)
+    counts = Counter(statuses.values())
+    embed.set_footer(text=" · ".join(f"{counts[status]} {status.value}" for status in ExtensionStatus))
+    return embed
+
+
+def framework_embed(bot: Any) -> discord.Embed:
+    """What the framework is, its version and features, and who it credits."""
+    embed = make_embed(
+        "🤖 tui-bot: a Discord bot framework",
+        "A discord.py framework with a live terminal console, built so that nothing is lost, "
+        "nothing blocks and everything is visible.",
+        colour=Colour.CREDITS,
+    )
+    embed.add_field(name="Version", value=f"tui-bot {__version__}")
+    embed.add_field(name="discord.py", value=discord.__version__)
+    embed.add_field(name="Python", value=platform.python_version())
+    embed.add_field(name="Features", value="\n".join(f"• {line}" for line in FEATURES), inline=False)
+    embed.add_field(
+        name="Credits",
+        value=f"Re-creates the Discord Bot Framework by **{ORIGINAL_AUTHOR}**: {ORIGINAL_REPOSITORY}\n"
+        "Built on discord.py (Rapptz), Textual and Rich (Textualize), aiosqlite and watchfiles.",
+        inline=False,
+    )
+    embed.set_footer(text=f"Serving {len(bot.guilds)} server(s) with {len(bot.commands)} commands")
+    return embed
+
+
+class Information(commands.Cog):
+    """Statistics, extensions and the framework itself."""
+
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+        own_cooldowns(self)
+
+    @commands.hybrid_command(name="stats", description="Show the bot's statistics and metrics")
+    @commands.cooldown(*INFO_COOLDOWN, commands.BucketType.user)
+    async def stats(self, ctx: commands.Context[Any]) -> None:
+        """Uptime, latency, servers, commands run and the most used commands."""
+        await send_reply(ctx, embed=await stats_embed(self.bot))
+
+    @commands.hybrid_command(name="extensions", description="List the extensions and their state")
+    @commands.cooldown(*INFO_COOLDOWN, commands.BucketType.user)
+    async def extensions(self, ctx: commands.Context[Any]) -> None:
+        """Every extension in the folder: loaded, failed, blacklisted or not loaded."""
+        await send_reply(ctx, embed=extensions_embed(self.bot))
+
+    @commands.hybrid_command(
+        name="discordbotframework",
+        aliases=["framework", "botinfo"],
+        description="Framework information, version, features and credits",
+    )
+    @commands.cooldown(*INFO_COOLDOWN, commands.BucketType.user)
+    async def discordbotframework(self, ctx: commands.Context[Any]) -> None:
+        """About the framework this bot runs on: version, features and credits."""
+        view = discord.ui.View()
+        view.add_item(discord.ui.Button(label="Original framework", url=ORIGINAL_REPOSITORY))
+        await send_reply(ctx, embed=framework_embed(self.bot), view=view)
