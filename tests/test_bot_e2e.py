@@ -164,7 +164,7 @@ async def test_blacklist_and_auto_load(harness: BotHarness) -> None:
     assert await say(harness, "alice", "!hi") == "hi alice"
 
 
-async def test_auto_reload_reloads_an_edited_extension(harness: BotHarness) -> None:
+async def test_auto_reload_reloads_an_edited_extension_and_survives_a_broken_one(harness: BotHarness) -> None:
     path = harness.write_extension("greeter", GREETER)
     await harness.start(auto_reload=True)
     assert await say(harness, "alice", "!hello") == "hello alice"
@@ -176,6 +176,18 @@ async def test_auto_reload_reloads_an_edited_extension(harness: BotHarness) -> N
             break
     else:
         pytest.fail("the edited extension was never reloaded")
+
+    # A broken edit: the reload fails, is recorded, and the previous version keeps answering.
+    state = harness.bot.extension_manager.states["greeter"]  # type: ignore[union-attr]
+    path.write_text("def setup(:\n", encoding="utf-8")
+    for _ in range(40):
+        await asyncio.sleep(0.25)
+        if state.last_error is not None:
+            break
+    else:
+        pytest.fail("the broken edit was never picked up")
+    assert state.last_error.startswith("SyntaxError") and state.status.value == "loaded"
+    assert await say(harness, "alice", "!hello") == "hello again"
 
 
 async def test_auto_reload_off_ignores_edits(harness: BotHarness) -> None:

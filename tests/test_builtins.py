@@ -320,6 +320,12 @@ async def test_load_unload_reload_by_prefix_and_slash(harness: BotHarness) -> No
 
     response = await slash(harness, "operator", "load", extension="late")
     assert response.embeds[0]["title"] == "✅ Extension loaded"
+    response = await slash(harness, "operator", "reload", extension="late")
+    assert response.embeds[0]["title"] == "✅ Extension reloaded"
+    response = await slash(harness, "operator", "unload", extension="late")
+    assert response.embeds[0]["title"] == "✅ Extension unloaded"
+    response = await slash(harness, "operator", "load", extension="../late")
+    assert response.ephemeral and "is not an extension name" in response.embeds[0]["description"]
     choices = await harness.sandbox.autocomplete("operator", "general", "reload", "extension", extension="la")
     assert [c["value"] for c in choices] == ["late"]
     # An Administrator sees the owner commands in Discord's list, and is refused.
