@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tui_bot.config import ConfigStore
-from tui_bot.core.bot import TuiBot
+from tui_bot.core.bot import TuiBot, create_bot
 from tui_bot.sandbox import Sandbox, demo_world
 
 _package_numbers = itertools.count()
@@ -73,7 +73,7 @@ class BotHarness:
             self.write_config(**config_overrides)
         store = ConfigStore.load(self.config_path)
         # on_ready waits guild_ready_timeout after the last GUILD_CREATE: 2 s by default.
-        bot = TuiBot(store, owner_ids={self.sandbox.world.owner_id}, guild_ready_timeout=0.05)
+        bot = create_bot(store, owner_ids={self.sandbox.world.owner_id}, guild_ready_timeout=0.05)
         self.bot = bot
         self._task = asyncio.create_task(bot.start(self.sandbox.token))
         ready = asyncio.create_task(bot.wait_until_ready())

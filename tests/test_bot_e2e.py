@@ -244,3 +244,28 @@ async def test_storage_database_and_log_directory_keys(harness: BotHarness) -> N
         assert len(list(harness.db_path.parent.glob("bot.db.backup_*"))) == 2
     finally:
         global_file_handler.cache_ttl = 300.0
+
+
+async def test_sharding_shard_count_runs_an_auto_sharded_bot(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from discord.ext import commands
+
+    from tui_bot.core.bot import ShardedTuiBot
+
+    async def identify_now(self, shard_id, *, initial=False):  # type: ignore[no-untyped-def]
+        """discord.py waits 5 s between shards' IDENTIFYs (Discord's rate limit); the sandbox has none."""
+
+    monkeypatch.setattr(ShardedTuiBot, "before_identify_hook", identify_now)
+    harness.write_extension("greeter", GREETER)
+    home = harness.sandbox.find_guild()
+    other = harness.sandbox.add_guild("Other Shard", guild_id=home.id + (1 << 22), members=["alice"])
+    bot = await harness.start(sharding={"shard_count": 2})
+    assert isinstance(bot, commands.AutoShardedBot) and bot.shard_count == 2
+    shards = {guild.name: guild.shard_id for guild in bot.guilds}
+    assert sorted(shards.values()) == [0, 1]
+    for guild in (home, other):
+        channel = next(c.id for c in guild.channels.values() if c.name == "general")
+        await harness.sandbox.send_message("alice", channel, "!hello")
+        reply = await harness.sandbox.wait_for_bot_message(channel=channel, timeout=10)
+        assert reply.content == "hello alice"

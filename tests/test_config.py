@@ -86,6 +86,7 @@ def test_invalid_json_is_reported_with_line_and_column_and_never_overwritten(
         (["database", "path"], "", ["'database.path'", "non-empty text"]),
         (["command_permissions"], {"ban": "Moderator"}, ["'command_permissions.ban'", "list of role names"]),
         (["status"], "watching", ["'status'", "an object"]),
+        (["sharding"], {"shard_count": 0}, ["'sharding.shard_count'", '"auto"', "at least 1"]),
     ],
 )
 def test_wrong_type_or_value_names_key_value_and_expectation_and_leaves_file(

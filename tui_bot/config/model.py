@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import difflib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "prefix": "!",
@@ -33,6 +33,7 @@ OPTIONAL_KEYS: dict[str, Any] = {
     "database.backup_keep": 10,
     "storage.cache_ttl": 300.0,
     "replies.delete_after": 10.0,
+    "sharding.shard_count": None,
 }
 
 STATUS_TYPES = ("playing", "watching", "listening", "competing")
@@ -110,6 +111,14 @@ class RepliesConfig:
 
 
 @dataclass(frozen=True)
+class ShardingConfig:
+    """``shard_count``: None for one gateway connection; a number, or "auto" (Discord's recommendation),
+    for discord.py's AutoShardedBot."""
+
+    shard_count: int | Literal["auto"] | None = None
+
+
+@dataclass(frozen=True)
 class DiscordEndpoints:
     """Optional REST and gateway endpoints, for proxies and local Discord-compatible servers."""
 
@@ -134,6 +143,7 @@ class BotConfig:
     discord: DiscordEndpoints = field(default_factory=DiscordEndpoints)
     cache_ttl: float = 300.0
     replies: RepliesConfig = field(default_factory=RepliesConfig)
+    sharding: ShardingConfig = field(default_factory=ShardingConfig)
 
 
 def default_config() -> dict[str, Any]:
@@ -300,6 +310,16 @@ def _command_permissions(value: Any) -> dict[str, tuple[str | int, ...]]:
     return rules
 
 
+def _shard_count(key: str, value: Any) -> int | Literal["auto"] | None:
+    if value is None or value == "auto":
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigValueError(
+            key, value, 'null (one connection), "auto" or a whole number of shards of at least 1'
+        )
+    return value
+
+
 def parse_config(raw: Any) -> BotConfig:
     """Validate a parsed config.json and build the typed model; raise ConfigValueError on the first fault."""
     if not isinstance(raw, dict):
@@ -313,6 +333,7 @@ def parse_config(raw: Any) -> BotConfig:
     discord_ = _section(raw, "discord")
     storage = _section(raw, "storage")
     replies = _section(raw, "replies")
+    sharding = _section(raw, "sharding")
 
     return BotConfig(
         prefix=validate_prefix(*_get(raw, "", "prefix")),
@@ -348,4 +369,5 @@ def parse_config(raw: Any) -> BotConfig:
         ),
         cache_ttl=_positive_float(*_get(storage, "storage", "cache_ttl")),
         replies=RepliesConfig(delete_after=_non_negative_float(*_get(replies, "replies", "delete_after"))),
+        sharding=ShardingConfig(shard_count=_shard_count(*_get(sharding, "sharding", "shard_count"))),
     )

@@ -76,6 +76,9 @@ class TuiBot(commands.Bot):
         if owners:
             # discord.py falls back to the application's owner when owner_ids is empty.
             options["owner_ids"] = owners
+        shard_count = settings.sharding.shard_count
+        if isinstance(shard_count, int):
+            options.setdefault("shard_count", shard_count)  # "auto": discord.py asks Discord for the count
         super().__init__(
             command_prefix=self._prefix_for,
             intents=intents or default_intents(),
@@ -235,3 +238,14 @@ class TuiBot(commands.Bot):
         self._background.clear()
         await super().close()
         await self.db.close(backup=True)
+
+
+class ShardedTuiBot(TuiBot, commands.AutoShardedBot):
+    """The same bot on discord.py's AutoShardedBot: one gateway connection per shard, in one process."""
+
+
+def create_bot(config: ConfigStore, **options: Any) -> TuiBot:
+    """A TuiBot, sharded when config.json's ``sharding.shard_count`` is set (a number or "auto")."""
+    if config.model.sharding.shard_count is None:
+        return TuiBot(config, **options)
+    return ShardedTuiBot(config, **options)

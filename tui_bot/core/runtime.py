@@ -16,7 +16,7 @@ import discord
 from tui_bot import exit_codes
 from tui_bot.config.env import Secrets
 from tui_bot.config.store import ConfigStore
-from tui_bot.core.bot import TuiBot
+from tui_bot.core.bot import TuiBot, create_bot
 from tui_bot.core.endpoints import EndpointError, apply_endpoints, restore_endpoints
 from tui_bot.storage import DatabaseError
 
@@ -73,7 +73,7 @@ class BotRuntime:
                     api_base or "(Discord)",
                     gateway_url or "(Discord)",
                 )
-            self.bot = TuiBot(self.config, owner_ids=owners)
+            self.bot = create_bot(self.config, owner_ids=owners)
             self._bot_created.set()
             async with self.bot:
                 await self.bot.start(token)
