@@ -47,6 +47,8 @@ def test_headless_sandbox_run_connects_and_shuts_down_cleanly(tmp_path: Path) ->
     stdout: list[str] = []
     try:
         assert wait_for_line(proc.stdout, "Connected as", 60, stdout), "".join(stdout)
+        # In sandbox mode the slash commands are synced once ready, so /help works straight away.
+        assert wait_for_line(proc.stdout, "Sandbox: synced global: ", 30, stdout), "".join(stdout)
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=30)

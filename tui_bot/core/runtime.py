@@ -74,6 +74,8 @@ class BotRuntime:
                     gateway_url or "(Discord)",
                 )
             self.bot = create_bot(self.config, owner_ids=owners)
+            if self.sandbox is not None:
+                self.bot.add_listener(self._sync_sandbox_commands, "on_ready")
             self._bot_created.set()
             async with self.bot:
                 await self.bot.start(token)
@@ -105,6 +107,13 @@ class BotRuntime:
             if previous is not None:
                 restore_endpoints(previous)
         return self.exit_code
+
+    async def _sync_sandbox_commands(self) -> None:
+        # Against Discord slash commands are synced only on demand (a rate-limited call). The sandbox has
+        # no such limit, and a newcomer trying /help should not first need to learn about !sync.
+        if self.bot is not None:
+            result = await self.bot.actions.sync()
+            log.info("Sandbox: %s", result.describe())
 
     async def stop(self) -> None:
         """Close the bot (stats flushed, database backed up); ``run()`` then returns."""
