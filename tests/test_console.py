@@ -7,12 +7,13 @@ import logging
 from pathlib import Path
 
 import pytest
-from textual.widgets import Log, Static
+from textual.widgets import Log
 
 from tui_bot.config import ConfigStore, Secrets
 from tui_bot.core.runtime import BotRuntime
 from tui_bot.tui.app import ConsoleApp
 from tui_bot.tui.log_buffer import BufferedLogHandler
+from tui_bot.tui.panes import StatusBar
 
 
 async def wait_until(predicate, seconds: float = 20.0) -> None:  # type: ignore[no-untyped-def]
@@ -38,9 +39,9 @@ async def test_console_runs_the_sandbox_bot_and_quits_with_a_backup(
     app = ConsoleApp(BotRuntime(store, Secrets(), sandbox=True), handler)
     try:
         async with app.run_test(size=(120, 30)) as pilot:
-            status = app.query_one("#status", Static)
-            await wait_until(lambda: "ready as" in str(status.render()))
-            assert str(status.render()).startswith("sandbox: ready as tui-bot")
+            status = app.query_one("#status", StatusBar)
+            await wait_until(lambda: status.render().plain.startswith("● ready"))
+            assert " │ sandbox │ " in status.render().plain
             log_widget = app.query_one(Log)
             await wait_until(lambda: any("Connected as" in line for line in log_widget.lines))
             await pilot.press("q")

@@ -1,95 +1,483 @@
-"""The console app: hosts the bot in the same event loop and shows its log live.
+"""The console app: hosts the bot in the same event loop and shows it live.
 
 The bot runs in one app-level worker that never closes the app on error; quitting first awaits the
-bot's clean close (stats flushed, database backed up).
+bot's clean close (stats flushed, database backed up). Bot -> console traffic is either a typed
+message (the connection state, posted by discord.py listeners) or a snapshot the app reads on a timer
+(logs every 0.1 s in batches, the shown pane and the status bar every second). Every operator action
+calls the same ``bot.actions`` method as the Discord owner commands, in a worker, and its result
+becomes a notification.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
-from textual import work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Header, Log, Static
+from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from tui_bot import exit_codes
 from tui_bot.config import ConfigStore, Secrets
+from tui_bot.core.bot import TuiBot
 from tui_bot.core.runtime import BotRuntime
+from tui_bot.core.sync import SyncPlan
 from tui_bot.logs.setup import configure_logging, install_exception_hooks
-from tui_bot.tui.log_buffer import BufferedLogHandler
+from tui_bot.tui.commands import ConsoleCommands, PaletteCommand, console_commands
+from tui_bot.tui.connection import ConnectionChanged, ConnectionState, ConnectionWatcher, initial_state
+from tui_bot.tui.error_notices import ErrorNotices
+from tui_bot.tui.log_buffer import BufferedLogHandler, console_formatter
+from tui_bot.tui.modals import SyncPlanScreen
+from tui_bot.tui.panes import ExtensionsPane, GuildsPane, LogsPane, MetricsPane, StatusBar
+from tui_bot.tui.reader import BotReader
+
+log = logging.getLogger("tui_bot.console")
 
 LOG_DRAIN_SECONDS = 0.1
-MAX_LOG_LINES = 5_000
+REFRESH_SECONDS = 1.0
+NARROW_WIDTH = 100  # below this, side-by-side layouts stack
+
+TABS = ("logs", "metrics", "guilds", "extensions", "chat")
+EXTENSION_ACTIONS = frozenset({"load_extension", "unload_extension", "reload_extension"})
+SYNC_ACTIONS = frozenset({"sync_commands", "sync_guild"})
+BOT_ACTIONS = EXTENSION_ACTIONS | SYNC_ACTIONS | {"reload_all", "toggle_auto_reload", "backup"}
+
+
+class Outcome(Protocol):
+    """What every ``bot.actions`` method returns."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    def describe(self) -> str: ...
 
 
 class ConsoleApp(App[int]):
-    """The operator's console."""
+    """The operator's console.
+
+    ``reader_factory`` builds the :class:`BotReader` the panes are fed from once the bot exists;
+    tests pass one that freezes the volatile values.
+    """
 
     TITLE = "tui-bot"
-    CSS = """
-    #status { height: 1; padding: 0 1; background: $boost; }
-    Log { height: 1fr; }
-    """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("q", "quit", "Quit (closes the bot cleanly)")]
+    # Absolute: Textual resolves a relative path from the file of the app's (sub)class.
+    CSS_PATH = Path(__file__).with_name("console.tcss")
+    COMMANDS: ClassVar[set[Any]] = App.COMMANDS | {ConsoleCommands}
+    AUTO_FOCUS = "#log"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("l", "load_extension", "Load", tooltip="Load the selected extension"),
+        Binding("u", "unload_extension", "Unload", tooltip="Unload the selected extension"),
+        Binding("r", "reload_extension", "Reload", tooltip="Reload the selected extension"),
+        Binding("R", "reload_all", "Reload all", key_display="R", tooltip="Reload every loaded extension"),
+        Binding("s", "sync_commands", "Sync", tooltip="Sync slash commands globally (shows the diff first)"),
+        Binding("g", "sync_guild", "Sync guild", tooltip="Sync the selected guild's slash commands"),
+        Binding("a", "toggle_auto_reload", "Auto-reload", tooltip="Turn hot reload on or off"),
+        Binding("b", "backup", "Backup", tooltip="Back up the database now"),
+        Binding("q", "quit", "Quit", tooltip="Close the bot cleanly, then leave"),
+        *(Binding(str(n), f"show_tab('{tab}')", tab.title(), show=False) for n, tab in enumerate(TABS, 1)),
+    ]
 
-    def __init__(self, runtime: BotRuntime, log_handler: BufferedLogHandler) -> None:
+    def __init__(
+        self,
+        runtime: BotRuntime,
+        log_handler: BufferedLogHandler,
+        *,
+        reader_factory: Callable[[TuiBot], BotReader] = BotReader,
+    ) -> None:
         super().__init__()
         self.runtime = runtime
         self.log_handler = log_handler
-        self.mode = "sandbox" if runtime.use_sandbox else "Discord"
+        self.reader_factory = reader_factory
+        self.target = "sandbox" if runtime.use_sandbox else "Discord"
+        self.sub_title = self.target
+        self.bot: TuiBot | None = None
+        self.reader: BotReader | None = None
+        self.watcher: ConnectionWatcher | None = None
+        self.connection = ConnectionState.CONNECTING
+        self.notices = ErrorNotices()
+        self.quitting = False
+        self._binding_state: tuple[Any, ...] = ()
+        self._refresh_failure: str | None = None
+        self._bot_worker: Worker[None] | None = None
+
+    # -- layout --------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(f"Connecting to {self.mode}…", id="status")
-        yield Log(max_lines=MAX_LOG_LINES, id="log")
+        with TabbedContent(initial="logs", id="panes"):
+            with TabPane("Logs", id="logs"):
+                yield LogsPane()
+            with TabPane("Metrics", id="metrics"):
+                yield MetricsPane()
+            with TabPane("Guilds", id="guilds"):
+                yield GuildsPane()
+            with TabPane("Extensions", id="extensions"):
+                yield ExtensionsPane()
+        yield StatusBar(id="status")
         yield Footer()
 
+    @property
+    def tabs(self) -> TabbedContent:
+        return self.query_one("#panes", TabbedContent)
+
+    @property
+    def status(self) -> StatusBar:
+        return self.query_one("#status", StatusBar)
+
     def on_mount(self) -> None:
+        self.status.target = self.target
         self.set_interval(LOG_DRAIN_SECONDS, self.drain_logs)
-        self.set_interval(1.0, self.show_status)
-        self.run_bot()
+        self.set_interval(REFRESH_SECONDS, self.refresh_panes)
+        self._bot_worker = self.run_bot()
 
-    def drain_logs(self) -> None:
-        """Move pending log lines into the Log widget in one batch."""
-        lines = self.log_handler.drain()
-        if lines:
-            self.query_one(Log).write_lines([text for _, text in lines])
+    def on_resize(self, event: events.Resize) -> None:
+        narrow = event.size.width < NARROW_WIDTH
+        self.set_class(narrow, "-narrow")
+        footer = self.query_one(Footer)
+        footer.compact = narrow
+        footer.show_command_palette = not narrow  # Ctrl+P still works; the keys need the room
+        self._update_bindings()
 
-    def show_status(self) -> None:
-        bot = self.runtime.bot
-        if bot is None:
-            state = "starting"
-        elif bot.is_closed():
-            state = "closed"
-        elif bot.is_ready():
-            state = f"ready as {bot.user} · {len(bot.guilds)} guild(s) · {bot.latency * 1000:.0f} ms"
-        else:
-            state = "connecting"
-        self.query_one("#status", Static).update(f"{self.mode}: {state}")
+    # -- the bot -------------------------------------------------------------------------------
 
     @work(exclusive=True, group="bot", exit_on_error=False)
     async def run_bot(self) -> None:
         code = await self.runtime.run()
-        self.show_status()
-        if code != exit_codes.OK:
+        if not self.is_running:
+            return  # the app is being torn down (on_unmount closed the bot): no widgets to update
+        self.drain_logs()
+        self._set_connection(ConnectionState.DISCONNECTED)
+        self.status.note = "stopped" if code == exit_codes.OK else f"stopped, exit code {code}"
+        if code != exit_codes.OK and not self.quitting:
             self.notify(
                 f"The bot stopped (exit code {code}); see the log. Press q to quit.",
                 severity="error",
                 timeout=30,
             )
 
+    def _attach(self, bot: TuiBot) -> None:
+        """Start following a bot the runtime just created."""
+        self.bot = bot
+        self.reader = self.reader_factory(bot)
+        self.watcher = ConnectionWatcher(bot, self.post_message)
+        self.watcher.attach()
+        if self.runtime.sandbox is not None:
+            self._add_chat_pane()
+        self._set_connection(initial_state(bot))
+
+    def _add_chat_pane(self) -> None:
+        # Imported here: the chat pane exists only in sandbox mode. A failure is logged (and so
+        # notified), never fatal: the rest of the console keeps working.
+        try:
+            from tui_bot.tui.chat import ChatPane
+
+            self.tabs.add_pane(TabPane("Chat", ChatPane(self.runtime.sandbox), id="chat"))
+        except Exception:
+            log.exception("The sandbox Chat pane could not be started")
+
+    @on(ConnectionChanged)
+    def _connection_changed(self, message: ConnectionChanged) -> None:
+        if message.shard_id is None:
+            self._set_connection(message.state)
+        else:
+            self.status.shard_states = {**self.status.shard_states, message.shard_id: message.state}
+
+    def _set_connection(self, state: ConnectionState) -> None:
+        self.connection = state
+        self.status.state = state
+        self._update_bindings()
+        self.refresh_panes()  # e.g. the guilds arrived with READY: show them now, not on the next tick
+
+    @property
+    def bot_usable(self) -> bool:
+        """Whether bot actions can run at all: the bot exists, is open, and we are not quitting."""
+        return self.bot is not None and not self.bot.is_closed() and not self.quitting
+
+    # -- timers --------------------------------------------------------------------------------
+
+    def drain_logs(self) -> None:
+        """Move pending log records into the Logs pane in one batch; notify errors."""
+        if not self.is_running:
+            return
+        if self.bot is None and self.runtime.bot is not None:
+            self._attach(self.runtime.bot)
+        entries = self.log_handler.drain()
+        dropped = self.log_handler.take_dropped()
+        if not entries and not dropped:
+            return
+        self.query_one(LogsPane).add(entries, dropped)
+        for notice in self.notices.select(entries):
+            self.notify(notice.message, title=notice.title, severity="error", timeout=10, markup=False)
+
+    def refresh_panes(self) -> None:
+        """Read the bot into the status bar and the pane on show (hidden panes wait until shown)."""
+        reader = self.reader
+        if reader is None or not self.is_running:
+            return
+        try:
+            with self.batch_update():
+                self._refresh_status(reader)
+                active = self.tabs.active
+                if active == "metrics":
+                    self.query_one(MetricsPane).show_stats(reader.stats(), reader.gateway_latency_ms())
+                elif active == "guilds":
+                    self.query_one(GuildsPane).show_rows(reader.guilds())
+                    self.load_guild_details()
+                elif active == "extensions":
+                    self.query_one(ExtensionsPane).show_rows(reader.extensions())
+            self._update_bindings()
+            self._refresh_failure = None
+        except Exception as error:
+            # The console must outlive whatever state the bot is in: log once, try again next tick.
+            if self._refresh_failure != repr(error):
+                self._refresh_failure = repr(error)
+                log.exception("Refreshing the console failed")
+
+    def _refresh_status(self, reader: BotReader) -> None:
+        status = self.status
+        status.latency_ms = reader.gateway_latency_ms()
+        status.shard_count = reader.shard_count()
+        status.guilds = len(reader.bot.guilds)
+        status.auto_reload = reader.auto_reload()
+
+    @work(exclusive=True, group="guild-details", exit_on_error=False)
+    async def load_guild_details(self) -> None:
+        pane = self.query_one(GuildsPane)
+        guild_id = pane.selected_guild
+        if self.reader is None or guild_id is None:
+            pane.show_details(None)
+            return
+        pane.show_details(await self.reader.guild_details(guild_id))
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self) -> None:
+        self.refresh_panes()
+        self._update_bindings()
+
+    @on(GuildsPane.GuildHighlighted)
+    def _guild_highlighted(self) -> None:
+        self.load_guild_details()
+        self._update_bindings()
+
+    @on(ExtensionsPane.ExtensionHighlighted)
+    def _extension_highlighted(self) -> None:
+        self._update_bindings()
+
+    # -- which actions can run now --------------------------------------------------------------
+
+    def selected_extension(self) -> str | None:
+        """The highlighted extension, when the Extensions pane is the one on screen."""
+        if self.tabs.active != "extensions":
+            return None
+        return self.query_one(ExtensionsPane).selected_extension
+
+    def selected_guild(self) -> int | None:
+        """The highlighted guild, when the Guilds pane is the one on screen."""
+        if self.tabs.active != "guilds":
+            return None
+        return self.query_one(GuildsPane).selected_guild
+
+    @property
+    def sync_plan_open(self) -> bool:
+        """While a sync plan waits for an answer, no other bot action starts (the palette is fine:
+        it closes before the command it picked runs)."""
+        return any(isinstance(screen, SyncPlanScreen) for screen in self.screen_stack)
+
+    def _is_loaded(self, name: str) -> bool:
+        return self.bot is not None and self.bot.extension_manager.qualified(name) in self.bot.extensions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """True: enabled; None: shown disabled (cannot run now); False: hidden."""
+        if action == "show_tab":
+            return parameters[0] != "chat" or self._has_chat()
+        if action == "quit":
+            return None if self.quitting else True
+        if action not in BOT_ACTIONS:
+            return True
+        home = "extensions" if action in EXTENSION_ACTIONS else "guilds" if action == "sync_guild" else None
+        if home is not None and not parameters and (not self.is_mounted or self.tabs.active != home):
+            # A pane's own keys while another pane is shown: dimmed, or hidden when the terminal is
+            # too narrow for every key to fit in the footer.
+            return False if self.has_class("-narrow") else None
+        if not self.bot_usable or self.sync_plan_open:
+            return None
+        if action in EXTENSION_ACTIONS:
+            name = str(parameters[0]) if parameters else self.selected_extension()
+            if name is None:
+                return None
+            if action == "load_extension" and self._is_loaded(name):
+                return None
+            if action == "unload_extension" and not self._is_loaded(name):
+                return None
+        if action in SYNC_ACTIONS:
+            if self.connection is not ConnectionState.READY:
+                return None
+            if action == "sync_guild" and not parameters and self.selected_guild() is None:
+                return None
+        return True
+
+    def _update_bindings(self) -> None:
+        """Refresh the footer when anything check_action depends on changed (and only then)."""
+        if not self.is_mounted:
+            return
+        selected = self.selected_extension()
+        state = (
+            self.bot_usable,
+            self.quitting,
+            self.connection,
+            self.tabs.active,
+            selected,
+            selected is not None and self._is_loaded(selected),
+            self.selected_guild(),
+            self._has_chat(),
+            self.sync_plan_open,
+            self.has_class("-narrow"),
+        )
+        if state != self._binding_state:
+            self._binding_state = state
+            self.refresh_bindings()
+
+    def _has_chat(self) -> bool:
+        return bool(self.query("TabPane#chat"))
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def _report(self, result: Outcome) -> None:
+        """Show an action's result (the action layer has logged it already)."""
+        message = result.describe()
+        if not result.ok and getattr(result, "traceback", None):
+            message += " (traceback in the Extensions pane)"
+        severity = "information" if result.ok else "error"
+        self.notify(message, severity=severity, timeout=6 if result.ok else 12, markup=False)
+
+    @work(group="actions", exit_on_error=False)
+    async def perform(self, action: Callable[..., Awaitable[Outcome]], *args: Any) -> None:
+        """Run one ``bot.actions`` call and report its result."""
+        with self.notices.operator_action():
+            result = await action(*args)
+        self._report(result)
+        self.refresh_panes()
+
+    def _extension_action(self, verb: str, name: str | None) -> None:
+        name = name or self.selected_extension()
+        if self.bot is not None and name is not None:
+            self.perform(getattr(self.bot.actions, verb), name)
+
+    def action_load_extension(self, name: str | None = None) -> None:
+        """Load the selected (or named) extension."""
+        self._extension_action("load", name)
+
+    def action_unload_extension(self, name: str | None = None) -> None:
+        """Unload the selected (or named) extension."""
+        self._extension_action("unload", name)
+
+    def action_reload_extension(self, name: str | None = None) -> None:
+        """Reload the selected (or named) extension."""
+        self._extension_action("reload", name)
+
+    def action_reload_all(self) -> None:
+        if self.bot is not None:
+            self.perform(self.bot.actions.reload_all)
+
+    def action_toggle_auto_reload(self) -> None:
+        if self.bot is not None:
+            self.perform(self.bot.actions.set_auto_reload, not self.bot.config.model.auto_reload)
+
+    def action_backup(self) -> None:
+        if self.bot is not None:
+            self.perform(self.bot.actions.backup)
+
+    def action_sync_commands(self) -> None:
+        """Sync slash commands globally, after confirming the plan."""
+        self.sync_commands(None)
+
+    def action_sync_guild(self, guild_id: int | None = None) -> None:
+        """Sync the selected (or given) guild's slash commands, after confirming the plan."""
+        guild_id = guild_id or self.selected_guild()
+        if guild_id is not None:
+            self.sync_commands(guild_id)
+
+    @work(exclusive=True, group="sync", exit_on_error=False)
+    async def sync_commands(self, guild_id: int | None) -> None:
+        """Plan, show the plan in a modal, and sync only if the operator confirms."""
+        bot = self.bot
+        if bot is None:
+            return
+        with self.notices.operator_action():
+            plan = await bot.actions.plan_sync(guild_id)
+        if not isinstance(plan, SyncPlan):  # an ActionResult: Discord could not be asked
+            self._report(plan)
+            return
+        confirmed = await self.push_screen_wait(SyncPlanScreen(plan))
+        self._update_bindings()
+        if not confirmed:
+            log.info("Slash command sync of %s cancelled; nothing sent", plan.scope)
+            self.notify(f"Sync of {plan.scope} cancelled: nothing was sent.", markup=False)
+            return
+        with self.notices.operator_action():
+            result = await bot.actions.sync(guild_id, force=not plan.has_changes)
+        self._report(result)
+
+    def action_show_tab(self, tab: str) -> None:
+        """Show a pane and put the keyboard in it (its table, log or first focusable widget)."""
+        self.tabs.active = tab
+        pane = self.tabs.active_pane
+        if pane is not None:
+            target = next((w for w in pane.query("#log, DataTable") if w.focusable), None)
+            target = target or next((w for w in pane.query("*") if w.focusable), None)
+            if target is not None:
+                target.focus()
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        # Actions report their own expected failures; this catches the unexpected ones, so that a
+        # bug in one action is a log entry (and, like every ERROR record, a notification: see
+        # drain_logs), never a closed console.
+        if event.state is WorkerState.ERROR:
+            error = event.worker.error
+            log.error("Console task %s failed: %r", event.worker.name, error, exc_info=error)
+
     async def action_quit(self) -> None:
-        """Close the bot cleanly, then leave with its exit code."""
-        self.query_one("#status", Static).update(f"{self.mode}: shutting down…")
+        """Close the bot cleanly (in a worker, so the screen stays live), then leave with its exit code."""
+        if not self.quitting:
+            self.quitting = True
+            self.status.note = "shutting down…"
+            self._update_bindings()
+            self._shut_down()
+
+    async def on_unmount(self) -> None:
+        # Whatever way the app ends (q, or App.exit from elsewhere), the bot is closed cleanly and the
+        # sandbox stopped before the event loop goes away. Textual has cancelled the bot's worker by
+        # now; the bot then closes itself in that task (``async with bot``): wait for it to finish.
         await self.runtime.stop()
-        self.drain_logs()
-        self.exit(self.runtime.exit_code)
+        if self._bot_worker is not None:
+            with contextlib.suppress(WorkerCancelled, WorkerFailed):
+                await self._bot_worker.wait()
+
+    @work(exclusive=True, group="quit", exit_on_error=False)
+    async def _shut_down(self) -> None:
+        try:
+            await self.runtime.stop()
+        finally:
+            self.drain_logs()
+            self.exit(self.runtime.exit_code)
+
+    # -- the command palette ---------------------------------------------------------------------
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        """The console's commands that can run now, for :class:`ConsoleCommands`."""
+        return [c for c in console_commands(self.reader, TABS) if self.check_action(c.action, c.parameters)]
 
 
 def run_console(store: ConfigStore, secrets: Secrets, *, sandbox: bool) -> int:
     """Run the console until the operator quits; return the exit code."""
     handler = BufferedLogHandler()
+    handler.setFormatter(console_formatter())
     session = configure_logging(store.model.logging, secrets=[secrets.token], extra_handlers=[handler])
     install_exception_hooks(session.redactor)
     store.log_load_notes()

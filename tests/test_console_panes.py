@@ -1,0 +1,105 @@
+"""Every pane shows the live bot: status bar, logs, metrics, guilds, extensions, and the sandbox chat."""
+
+from __future__ import annotations
+
+from console_harness import (  # noqa: F401 - console is a fixture
+    BROKEN,
+    FAULTY,
+    GREETER,
+    QUIET,
+    console,
+    running,
+    wait_until,
+)
+from textual.widgets import DataTable, Sparkline, Static, TabPane
+
+from tui_bot.tui.panes import ExtensionsPane, GuildsPane, LogsPane, MetricsPane
+
+
+def cell_text(table: DataTable, key: str) -> list[str]:
+    return [str(cell) for cell in table.get_row(key)]
+
+
+async def test_every_pane_shows_the_running_bot(console) -> None:  # noqa: F811
+    console.write_extension("greeter", GREETER)
+    console.write_extension("broken", BROKEN)
+    console.write_extension("quiet", QUIET)
+    console.write_extension("faulty", FAULTY)
+    console.write_config(
+        extensions={"blacklist": ["quiet"]},
+        command_permissions={"ping": ["Moderator"]},
+    )
+    app = console.build()
+    async with running(app) as pilot:
+        sandbox = app.runtime.sandbox
+        assert sandbox is not None
+
+        # The status bar: state from discord.py's events, the target, shards, latency, guilds.
+        status = app.status.render().plain
+        assert status.startswith("● ready")
+        for part in ("sandbox", "1 shard", "latency", "1 guild", "auto-reload off"):
+            assert part in status
+
+        # Logs: the start-up lines arrived (in batches, through the buffered handler).
+        log_lines = app.query_one(LogsPane).log_view.lines
+        await wait_until(lambda: any("Connected as tui-bot" in line for line in log_lines))
+        # The extension that failed to import was notified as an error, with its reason.
+        await wait_until(lambda: any("broken on purpose" in m for m in app.errors_notified()))
+
+        # Metrics: a command run by a member shows up in the counters, the sparkline and both tables.
+        await sandbox.send_message("alice", "general", "!ping")
+        assert (await sandbox.wait_for_bot_message()).content == "pong"
+        await pilot.press("2")
+        assert app.tabs.active == "metrics"
+        metrics = app.query_one(MetricsPane)
+        top = metrics.query_one("#top-commands", DataTable)
+        await wait_until(lambda: top.row_count == 1)
+        assert [str(c) for c in top.get_row_at(0)] == ["ping", "1"]
+        latency = metrics.query_one("#command-latency", DataTable)
+        assert [str(c) for c in latency.get_row_at(0)][:2] == ["ping", "1"]
+        assert str(latency.get_row_at(0)[2]).endswith("ms")
+        assert list(metrics.query_one(Sparkline).data or [])[-1] == 1
+        cards = {
+            card.id: str(card.query_one(".card-value", Static).render()) for card in metrics.query(".card")
+        }
+        assert cards["card-commands"] == "1"
+        assert int(cards["card-messages"]) >= 1
+        assert cards["card-guilds"] == "1 · 4"
+        assert cards["card-errors"] == "0"
+
+        # Guilds: the sandbox guild with its prefix and shard; details list channels, roles, rules.
+        await pilot.press("3")
+        guilds = app.query_one(GuildsPane)
+        table = guilds.query_one(DataTable)
+        await wait_until(lambda: table.row_count == 1)
+        guild = sandbox.find_guild()
+        assert cell_text(table, str(guild.id)) == ["Sandbox Guild", str(guild.id), "4", "!", "0"]
+        details = guilds.query_one("#guild-detail-text", Static)
+        await wait_until(lambda: "Permission rules" in str(details.render()))
+        text = str(details.render())
+        assert "#general" in text and "#bot-commands" in text
+        assert "Moderator" in text.split("Roles")[1]
+        assert any(line.split() == ["ping", "Moderator"] for line in text.splitlines())
+
+        # Extensions: every state, with load time and last reload; a failed one shows its traceback.
+        await pilot.press("4")
+        extensions = app.query_one(ExtensionsPane)
+        table = extensions.query_one(DataTable)
+        await wait_until(lambda: table.row_count == 4)
+        states = {name: cell_text(table, name)[1] for name in ("broken", "faulty", "greeter", "quiet")}
+        assert states == {"broken": "failed", "faulty": "loaded", "greeter": "loaded", "quiet": "blacklisted"}
+        greeter = cell_text(table, "greeter")
+        assert greeter[2].endswith(" ms") and greeter[3].count(":") == 2
+        assert "RuntimeError: broken on purpose" in cell_text(table, "broken")[4]
+        detail = extensions.query_one("#extension-detail-text", Static)
+        assert str(detail.render()).startswith("broken")  # the first row is highlighted
+        assert "Traceback (most recent call last)" in str(detail.render())
+        await pilot.press("down", "down")
+        assert "Commands (2): greet, ping" in str(detail.render())
+
+        # Sandbox mode adds the Chat pane (tui_bot.tui.chat.ChatPane) as a fifth tab.
+        from tui_bot.tui.chat import ChatPane
+
+        assert app.query_one("TabPane#chat", TabPane).query_one(ChatPane)
+        await pilot.press("5")
+        assert app.tabs.active == "chat"

@@ -1,0 +1,628 @@
+"""The sandbox Chat pane: talk to the bot as a member of the demo world, from the console.
+
+Pick a channel and a member, type a message (or ``/command option:value``), and the bot's replies
+appear as Discord shows them: embeds as coloured panels, buttons and selects that work with the
+keyboard and the mouse (acting as the chosen member), ephemeral replies marked as such, edits in place.
+
+One worker follows the sandbox's event log: it waits for new events (no polling) and posts each batch
+to the pane. The pane then re-reads the channel from the sandbox's world, which is the source of
+truth, and re-renders only the messages that changed. Everything the pane asks of the sandbox runs
+in a worker; a failure becomes a notification and a line in the chat, never an app crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from itertools import islice
+from typing import ClassVar, TypeGuard
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import HorizontalGroup, Vertical, VerticalGroup, VerticalScroll
+from textual.content import Content
+from textual.message import Message as TextualMessage
+from textual.reactive import var
+from textual.widget import Widget
+from textual.widgets import Button, Input, Select, Static
+from textual.worker import Worker, WorkerState
+
+from tui_bot.sandbox import CallbackType, EventKind, InteractionHandle, Sandbox, SandboxEvent
+from tui_bot.sandbox.world import Channel, Guild, Json, Message
+
+from .chat_render import (
+    ComponentSpec,
+    Directory,
+    component_rows,
+    fingerprint,
+    is_ephemeral,
+    message_renderable,
+)
+
+log = logging.getLogger("tui_bot.console.chat")
+
+MAX_SHOWN = 100  # the newest messages of a channel the pane keeps on screen
+INTERACTION_TIMEOUT = 5.0  # seconds to wait for the bot to answer a command, click or pick
+TEXT_CHANNEL_TYPES = (0, 5)  # text and announcement channels: the ones members type in
+SUBCOMMAND_TYPES = (1, 2)  # application command option types for subcommands and groups
+ACTIONS = "chat-actions"  # the worker group of everything the pane asks of the sandbox
+SLASH_HELP = (
+    "Enter sends the message as the chosen member.\n"
+    '/name runs a slash command: options as option:value (quotes group words: reason:"too loud"),\n'
+    "or as plain words filling the options in order (/help ban). //text sends text starting with /."
+)
+MAX_NOTICES = 20  # the pane's own lines (errors) kept per channel
+# Events after which the channel and member pickers may be out of date.
+MEMBERSHIP_EVENTS = frozenset(
+    {EventKind.MEMBER_ADD, EventKind.MEMBER_REMOVE, EventKind.GUILD_JOIN, EventKind.GUILD_LEAVE}
+)
+
+
+# --- slash command lines --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlashCall:
+    """A typed slash command: its path (``"config set"``) and options by name, as typed."""
+
+    command: str
+    options: dict[str, str] = field(default_factory=dict)
+
+
+def parse_slash(line: str, commands: Sequence[Json]) -> SlashCall:
+    """Read ``/name [sub] option:value ...`` against the synced command schemas ``commands``.
+
+    ``name:value`` sets an option by name; other words fill the options still unset in the
+    command's order, the last of them taking the remaining words (``/8ball will it rain``).
+    Quotes group words (``reason:"too loud"``). An unknown command keeps only its name, so that the
+    sandbox explains what is synced. Raises ValueError for what cannot be sent.
+    """
+    try:
+        words = shlex.split(line.removeprefix("/"))
+    except ValueError:  # an apostrophe in free text ("isn't") is not a quoting mistake
+        words = line.removeprefix("/").split()
+    if not words:
+        raise ValueError("type a command name after /, e.g. /help")
+    path, rest = [words[0]], words[1:]
+    spec = next((c for c in commands if c["name"] == words[0] and c.get("type", 1) == 1), None)
+    if spec is None:
+        return SlashCall(words[0])
+    schema: list[Json] = spec.get("options") or []
+    while rest and (sub := _subcommand(schema, rest[0])) is not None:
+        path.append(rest.pop(0))
+        schema = sub.get("options") or []
+    names = [o["name"] for o in schema if o.get("type") not in SUBCOMMAND_TYPES]
+    options: dict[str, str] = {}
+    loose: list[str] = []
+    for word in rest:
+        key, colon, value = word.partition(":")
+        if colon and key in names:
+            options[key] = value
+        else:
+            loose.append(word)
+    _fill_positional(options, [n for n in names if n not in options], loose, " ".join(path))
+    return SlashCall(" ".join(path), options)
+
+
+def _subcommand(schema: list[Json], word: str) -> Json | None:
+    return next((o for o in schema if o.get("type") in SUBCOMMAND_TYPES and o["name"] == word), None)
+
+
+def _fill_positional(options: dict[str, str], free: list[str], loose: list[str], command: str) -> None:
+    if not loose:
+        return
+    if not free:
+        raise ValueError(f"/{command} has no option left for {' '.join(loose)!r}")
+    if len(loose) > len(free):
+        loose = [*loose[: len(free) - 1], " ".join(loose[len(free) - 1 :])]
+    options.update(zip(free, loose, strict=False))
+
+
+# --- one message on screen --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """How messages are rendered right now: names in the guild, who is looking, which clock."""
+
+    directory: Directory
+    viewer_id: int | None
+    timezone: tzinfo | None = None
+
+
+class ComponentButton(Button):
+    """A button of a bot message; pressing it clicks it in the sandbox as the chosen member."""
+
+    def __init__(self, message_id: int, spec: ComponentSpec) -> None:
+        super().__init__(
+            Content(spec.label),  # Content, not str: a label like "[1/2]" is not markup
+            variant=spec.variant,
+            disabled=spec.disabled,
+            compact=True,
+            tooltip=spec.url,
+        )
+        self.message_id = message_id
+        self.spec = spec
+
+
+class ComponentSelect(Select[str]):
+    """A select menu of a bot message; picking a value picks it in the sandbox as the chosen member.
+
+    Only one value is picked at a time (``max_values`` above one is not offered yet).
+    """
+
+    def __init__(self, message_id: int, spec: ComponentSpec) -> None:
+        super().__init__(
+            [(Text(label), value) for label, value in spec.options],
+            prompt=spec.placeholder,
+            allow_blank=spec.default is None,
+            value=spec.default if spec.default is not None else Select.NULL,
+            disabled=spec.disabled,
+            compact=True,
+        )
+        self.message_id = message_id
+        self.spec = spec
+
+    def show_message_state(self) -> None:
+        """Back to what the message says is selected (Discord's client does so after a pick)."""
+        if self.spec.default is None:
+            self.clear()
+        else:
+            self.value = self.spec.default
+
+
+def component_widget(message_id: int, spec: ComponentSpec) -> Widget:
+    """The Textual widget for one component of message ``message_id``."""
+    if spec.kind == "select":
+        return ComponentSelect(message_id, spec)
+    return ComponentButton(message_id, spec)
+
+
+class ChatMessage(VerticalGroup):
+    """One message: its text and embeds, then a row of widgets per row of components."""
+
+    def __init__(self, message: Message, view: MessageView) -> None:
+        super().__init__(classes="-ephemeral" if is_ephemeral(message) else "")
+        self.message = message
+        self.message_id = message.id
+        self.view = view
+        self.fingerprint = fingerprint(message)
+
+    def compose(self) -> ComposeResult:
+        body = message_renderable(
+            self.message, self.view.directory, viewer_id=self.view.viewer_id, timezone=self.view.timezone
+        )
+        yield Static(body, classes="chat-body")
+        for row in component_rows(self.message.components, self.view.directory):
+            with HorizontalGroup(classes="chat-components"):
+                for spec in row:
+                    yield component_widget(self.message.id, spec)
+
+    @property
+    def components(self) -> list[ComponentButton | ComponentSelect]:
+        """The message's buttons and selects, in order."""
+        return [w for w in self.query("ComponentButton, ComponentSelect") if _is_component(w)]
+
+    async def show(self, message: Message, view: MessageView) -> None:
+        """Re-render after an edit, keeping keyboard focus on the same component if it still works."""
+        focused = self._focused_index()
+        self.message, self.view, self.fingerprint = message, view, fingerprint(message)
+        self.set_class(is_ephemeral(message), "-ephemeral")
+        await self.recompose()
+        if focused is not None:
+            self._refocus(*focused)
+
+    def _focused_index(self) -> tuple[int, str | None] | None:
+        focused = self.screen.focused if self.is_attached else None
+        if focused is None:
+            return None
+        for node in focused.ancestors_with_self:
+            if _is_component(node) and node.message_id == self.message_id:
+                return self.components.index(node), node.spec.custom_id
+        return None
+
+    def _refocus(self, index: int, custom_id: str | None) -> None:
+        # The same component if it is still there and enabled (the help menu's "next" button on page
+        # one), else the enabled one nearest where focus was (on the last page "next" is disabled).
+        widgets = self.components
+        usable = [(i, w) for i, w in enumerate(widgets) if w.focusable]
+        same = [w for _, w in usable if w.spec.custom_id == custom_id and custom_id is not None]
+        if same:
+            same[0].focus()
+        elif usable:
+            min(usable, key=lambda pair: abs(pair[0] - index))[1].focus()
+
+
+def _is_component(node: object) -> TypeGuard[ComponentButton | ComponentSelect]:
+    return isinstance(node, ComponentButton | ComponentSelect)
+
+
+class ChatNotice(Static):
+    """A line from the console itself in the chat (an error, a modal the pane cannot show)."""
+
+    def __init__(self, text: str, channel_id: int | None, *, severity: str = "error") -> None:
+        super().__init__(Text(text), classes=f"chat-notice -{severity}")
+        self.channel_id = channel_id
+
+
+# --- the pane -----------------------------------------------------------------------------------------
+
+
+class ChatPane(Vertical):
+    """Talk to the bot in the sandbox as any member of the demo world: pick a channel and a member,
+    type messages or ``/commands``, operate the bot's buttons and selects."""
+
+    DEFAULT_CSS = """
+    ChatPane { height: 1fr; }
+    ChatPane #chat-bar { height: auto; padding: 0 1; }
+    ChatPane #chat-bar Select { width: 30; margin-right: 2; }
+    ChatPane #chat-log { height: 1fr; padding: 0 1; }
+    ChatPane ChatMessage { margin-bottom: 1; }
+    ChatPane ChatMessage.-ephemeral { border-left: thick $primary-muted; padding-left: 1; }
+    ChatPane .chat-components { margin-top: 1; }
+    ChatPane .chat-components Button { min-width: 5; width: auto; margin-right: 1; }
+    ChatPane .chat-components Select { width: 44; margin-right: 1; }
+    ChatPane .chat-notice { margin-bottom: 1; }
+    ChatPane .chat-notice.-error { color: $text-error; }
+    ChatPane .chat-notice.-warning { color: $text-warning; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("pageup", "scroll_log(-1)", "Scroll up", show=False),
+        Binding("pagedown", "scroll_log(1)", "Scroll down", show=False),
+    ]
+
+    channel_id: var[int] = var(0, init=False)
+    member_id: var[int] = var(0, init=False)
+
+    class SandboxActivity(TextualMessage):
+        """New sandbox events (a batch, oldest first), from the worker following the event log."""
+
+        def __init__(self, events: list[SandboxEvent]) -> None:
+            super().__init__()
+            self.events = events
+
+        def can_replace(self, message: TextualMessage) -> bool:
+            # While the pane is busy re-rendering, batches queue up: the next one absorbs this one's
+            # events, so a flood of bot messages costs one re-read of the world, not one per batch.
+            if isinstance(message, ChatPane.SandboxActivity):
+                message.events[:0] = self.events
+                return True
+            return False
+
+    class Notice(TextualMessage):
+        """Something to tell the operator: a notification plus a line in the chat."""
+
+        def __init__(self, text: str, severity: str = "error") -> None:
+            super().__init__()
+            self.text = text
+            self.severity = severity
+
+    def __init__(self, sandbox: Sandbox, *, timezone: tzinfo | None = None, id: str | None = None) -> None:
+        """``timezone`` fixes the clock messages are shown in (local time by default; tests use UTC)."""
+        super().__init__(id=id)
+        self.sandbox = sandbox
+        self.timezone = timezone
+        self._sync_lock = asyncio.Lock()
+        self._offered: dict[str, list[tuple[str, int]]] = {}  # picker id -> the choices it offers
+        channels = self._channel_choices()
+        if channels:
+            self.set_reactive(ChatPane.channel_id, channels[0][1])
+            self.set_reactive(ChatPane.member_id, self._default_member())
+
+    # -- world lookups --
+
+    @property
+    def channel(self) -> Channel | None:
+        """The channel shown (None if the world has no text channel)."""
+        return self.sandbox.world.channel(self.channel_id)
+
+    @property
+    def guild(self) -> Guild | None:
+        """The guild of the channel shown."""
+        channel = self.channel
+        return None if channel is None else self.sandbox.world.guilds.get(channel.guild_id)
+
+    def _channel_choices(self) -> list[tuple[str, int]]:
+        guilds = list(self.sandbox.world.guilds.values())
+        return [
+            (f"{guild.name} · #{channel.name}" if len(guilds) > 1 else f"#{channel.name}", channel.id)
+            for guild in guilds
+            for channel in sorted(guild.channels.values(), key=lambda c: c.position)
+            if channel.type in TEXT_CHANNEL_TYPES
+        ]
+
+    def _member_choices(self) -> list[tuple[str, int]]:
+        guild = self.guild
+        if guild is None:
+            return []
+        return [
+            (member.nick or member.user.display_name, member.id)
+            for member in guild.members.values()
+            if not member.user.bot
+        ]
+
+    def _default_member(self) -> int:
+        # The operator (the bot's owner) first: every built-in command works for them.
+        ids = [member_id for _, member_id in self._member_choices()]
+        owner = self.sandbox.world.owner_id
+        return owner if owner in ids else (ids[0] if ids else 0)
+
+    def _view(self) -> MessageView:
+        guild = self.guild
+        directory = Directory() if guild is None else Directory.of_guild(self.sandbox.world, guild)
+        return MessageView(directory, self.member_id, self.timezone)
+
+    def _wanted_messages(self) -> list[Message]:
+        """The channel's newest messages and the ephemeral ones sent in it, oldest first."""
+        stored = self.sandbox.world.messages.get(self.channel_id, {})
+        # Messages are stored in id order, so the newest are the last inserted: no full sort.
+        newest = list(islice(reversed(stored.values()), MAX_SHOWN))
+        private = [m for m in self.sandbox.interactions.ephemeral.values() if m.channel_id == self.channel_id]
+        return sorted([*newest, *private], key=lambda m: m.id)[-MAX_SHOWN:]
+
+    def _slash_commands(self) -> list[Json]:
+        channel = self.channel
+        commands = self.sandbox.world.commands
+        return [*commands.get(channel.guild_id if channel else None, []), *commands.get(None, [])]
+
+    # -- layout --
+
+    def compose(self) -> ComposeResult:
+        channels = self._channel_choices()
+        members = self._member_choices()
+        self._offered = {"#chat-channel": channels, "#chat-member": members}
+        with HorizontalGroup(id="chat-bar"):
+            yield Select(
+                channels,
+                prompt="Channel",
+                allow_blank=not channels,
+                value=self.channel_id if channels else Select.NULL,
+                compact=True,
+                id="chat-channel",
+                tooltip="The channel to read and write in",
+            )
+            yield Select(
+                members,
+                prompt="Member",
+                allow_blank=not members,
+                value=self.member_id if members else Select.NULL,
+                compact=True,
+                id="chat-member",
+                tooltip="Who you are: messages, commands and clicks are theirs",
+            )
+        yield VerticalScroll(id="chat-log", can_focus=False)
+        yield Input(placeholder=self._placeholder(), id="chat-input", tooltip=SLASH_HELP)
+
+    def _placeholder(self) -> str:
+        channel, guild = self.channel, self.guild
+        if channel is None or guild is None:
+            return "The sandbox world has no text channel"
+        member = guild.members.get(self.member_id)
+        name = (member.nick or member.user.display_name) if member else "nobody"
+        return f"Message #{channel.name} as {name} · /command option:value runs a slash command"
+
+    async def on_mount(self) -> None:
+        self.query_one("#chat-log", VerticalScroll).anchor()
+        # The cursor is taken before the first read of the world, so nothing falls between the two.
+        self.follow_events(len(self.sandbox.event_log))
+        await self.sync_log()
+
+    # -- following the sandbox --
+
+    @work(exclusive=True, group="chat-events", exit_on_error=False, name="follow the sandbox")
+    async def follow_events(self, cursor: int) -> None:
+        """Wait for sandbox events and post them to the pane in batches (it never touches widgets)."""
+        events = self.sandbox.event_log
+        while True:
+            await events.wait_for(lambda _event: True, start=cursor, timeout=None)
+            batch = events.since(cursor)
+            cursor = len(events)
+            self.post_message(self.SandboxActivity(batch))
+
+    @on(SandboxActivity)
+    async def _on_activity(self, activity: SandboxActivity) -> None:
+        if any(event.kind in MEMBERSHIP_EVENTS for event in activity.events):
+            self._offer_channels()
+            self._offer_members()
+        if any(self._concerns_channel(event) for event in activity.events):
+            await self.sync_log()
+
+    def _concerns_channel(self, event: SandboxEvent) -> bool:
+        channel_id = event.data.get("channel_id")
+        if channel_id is None and event.message is not None:
+            channel_id = event.message.channel_id
+        return channel_id == self.channel_id
+
+    async def sync_log(self, *, viewer_changed: bool = False) -> None:
+        """Make the log show the channel's messages as they are now: mount new ones in order,
+        re-render changed ones in place, remove deleted ones. ``viewer_changed``: the member changed,
+        so ephemeral messages ("only you can see this") are re-rendered too."""
+        async with self._sync_lock:
+            chat_log = self.query_one("#chat-log", VerticalScroll)
+            wanted = self._wanted_messages()
+            wanted_ids = {m.id for m in wanted}
+            shown = {w.message_id: w for w in chat_log.query_children(ChatMessage)}
+            stale: list[Widget] = [w for mid, w in shown.items() if mid not in wanted_ids]
+            stale += [n for n in chat_log.query_children(ChatNotice) if n.channel_id != self.channel_id]
+            if stale:
+                await chat_log.remove_children(stale)
+            view = self._view()
+            # New messages are mounted in runs, each before the next message already shown (the
+            # log is in id order): one mount for a whole channel, not one per message.
+            run: list[Widget] = []
+            for message in wanted:
+                widget = shown.get(message.id)
+                if widget is None:
+                    run.append(ChatMessage(message, view))
+                    continue
+                if run:
+                    await chat_log.mount_all(run, before=widget)
+                    run = []
+                if (
+                    (viewer_changed and is_ephemeral(message))
+                    or widget.fingerprint != fingerprint(message)
+                    or widget.message is not message
+                ):
+                    await widget.show(message, view)
+            if run:
+                await chat_log.mount_all(run)
+
+    # -- the channel and member pickers --
+
+    @on(Select.Changed, "#chat-channel")
+    def _channel_picked(self, event: Select.Changed) -> None:
+        if isinstance(event.value, int):
+            self.channel_id = event.value
+
+    @on(Select.Changed, "#chat-member")
+    def _member_picked(self, event: Select.Changed) -> None:
+        if isinstance(event.value, int):
+            self.member_id = event.value
+
+    async def watch_channel_id(self, _old: int, _new: int) -> None:
+        self._offer_members()
+        self.query_one("#chat-input", Input).placeholder = self._placeholder()
+        await self.sync_log()
+
+    async def watch_member_id(self, _old: int, _new: int) -> None:
+        self.query_one("#chat-input", Input).placeholder = self._placeholder()
+        await self.sync_log(viewer_changed=True)
+
+    def _offer_channels(self) -> None:
+        """Offer the guilds' channels as they are now; keep the chosen one if it is still there."""
+        keep = self._offer("#chat-channel", self._channel_choices(), self.channel_id)
+        if keep is not None:
+            self.channel_id = keep
+
+    def _offer_members(self) -> None:
+        """Offer the members of the channel's guild; keep the chosen one if they are in it."""
+        keep = self._offer("#chat-member", self._member_choices(), self.member_id)
+        if keep is not None:
+            self.member_id = keep
+
+    def _offer(self, picker_id: str, choices: list[tuple[str, int]], current: int) -> int | None:
+        """Put ``choices`` in a picker (if they changed); return the value to keep, None if none."""
+        if not choices:
+            return None
+        keep = current if any(value == current for _, value in choices) else choices[0][1]
+        if self._offered.get(picker_id) != choices:
+            self._offered[picker_id] = choices
+            picker = self.query_one(picker_id, Select)
+            # Not a choice the operator made: the pane sets channel_id / member_id itself.
+            with picker.prevent(Select.Changed):
+                picker.set_options(choices)
+                picker.value = keep
+        return keep
+
+    # -- typing --
+
+    def focus_input(self) -> None:
+        """Put the cursor in the message input (for the app, e.g. when the pane is shown)."""
+        self.query_one("#chat-input", Input).focus()
+
+    @on(Input.Submitted, "#chat-input")
+    def _submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text:
+            return
+        event.input.clear()
+        if text.startswith("//"):  # "//shrug" sends "/shrug" as a plain message
+            self.send_text(self.member_id, self.channel_id, text[1:])
+        elif text.startswith("/"):
+            try:
+                call = parse_slash(text, self._slash_commands())
+            except ValueError as error:
+                self.report(f"Cannot run {text.split()[0]}: {error}")
+                return
+            self.run_slash(self.member_id, self.channel_id, call)
+        else:
+            self.send_text(self.member_id, self.channel_id, text)
+
+    @work(group=ACTIONS, exit_on_error=False, name="send the message")
+    async def send_text(self, member_id: int, channel_id: int, text: str) -> None:
+        await self.sandbox.send_message(member_id, channel_id, text)
+
+    @work(group=ACTIONS, exit_on_error=False, name="run the slash command")
+    async def run_slash(self, member_id: int, channel_id: int, call: SlashCall) -> None:
+        handle = await self.sandbox.invoke_slash(member_id, channel_id, call.command, options=call.options)
+        await self._await_answer(handle)
+
+    # -- components --
+
+    @on(Button.Pressed, "ComponentButton")
+    def _button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        button = event.button
+        assert isinstance(button, ComponentButton)
+        if button.spec.kind == "link":  # link buttons open a browser on Discord: nothing to send
+            self.notify(f"This button opens {button.spec.url}", title="Link", markup=False)
+            return
+        self.click(self.member_id, button.message_id, button.spec.custom_id)
+
+    @on(Select.Changed, "ComponentSelect")
+    def _component_picked(self, event: Select.Changed) -> None:
+        event.stop()
+        select = event.select
+        assert isinstance(select, ComponentSelect)
+        # Mounting a select with the message's default value posts Changed too: not a pick.
+        if not isinstance(event.value, str) or event.value == select.spec.default:
+            return
+        self.pick(self.member_id, select.message_id, select.spec.custom_id, event.value)
+        # As on Discord, the menu shows the message's state until the bot changes the message.
+        select.show_message_state()
+
+    @work(group=ACTIONS, exit_on_error=False, name="press the button")
+    async def click(self, member_id: int, message_id: int, custom_id: str | None) -> None:
+        await self._await_answer(await self.sandbox.click_button(member_id, message_id, custom_id))
+
+    @work(group=ACTIONS, exit_on_error=False, name="pick the option")
+    async def pick(self, member_id: int, message_id: int, custom_id: str | None, value: str) -> None:
+        await self._await_answer(await self.sandbox.select(member_id, message_id, custom_id, [value]))
+
+    async def _await_answer(self, handle: InteractionHandle) -> None:
+        # What the bot sends shows up through the event log; waiting here turns "the application did
+        # not respond" and refused callbacks into errors the operator sees.
+        response = await handle.response(timeout=INTERACTION_TIMEOUT)
+        if response.type is CallbackType.MODAL:
+            title = (response.modal or {}).get("title", "")
+            self.post_message(
+                self.Notice(
+                    f"The bot opened a form ({title!r}); the chat pane cannot show forms yet.", "warning"
+                )
+            )
+
+    # -- errors and notices --
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A failed sandbox call (refused, timed out, bad reference) is reported, never raised."""
+        if event.state is WorkerState.ERROR:
+            self.report(f"Could not {event.worker.name}: {event.worker.error}")
+
+    @on(Notice)
+    def _on_notice(self, notice: Notice) -> None:
+        self.report(notice.text, notice.severity)
+
+    def report(self, text: str, severity: str = "error") -> None:
+        """Tell the operator: a notification, a line in the chat and a line in the console's log."""
+        log.log(logging.WARNING if severity == "error" else logging.INFO, "chat: %s", text)
+        chat_log = self.query_one("#chat-log", VerticalScroll)
+        notices = list(chat_log.query_children(ChatNotice))
+        if len(notices) >= MAX_NOTICES:
+            notices[0].remove()
+        # markup=False: errors quote what bots and members typed, brackets included.
+        self.notify(text, title="Chat", severity="error" if severity == "error" else "warning", markup=False)
+        chat_log.mount(ChatNotice(f"⚠ {text}", self.channel_id, severity=severity))
+
+    def action_scroll_log(self, pages: int) -> None:
+        """Page the chat up (negative) or down, wherever focus is in the pane."""
+        chat_log = self.query_one("#chat-log", VerticalScroll)
+        if pages > 0:
+            chat_log.scroll_page_down()
+        else:
+            chat_log.scroll_page_up()

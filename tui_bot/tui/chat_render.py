@@ -1,0 +1,485 @@
+"""Discord messages as Rich renderables: what the sandbox Chat pane shows for each message.
+
+Pure functions of sandbox data, without Textual: the pane (``chat.py``) turns them into widgets and
+tests read them as text. Components are described here as :class:`ComponentSpec` rows; the pane
+builds the Textual buttons and selects from those.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Literal
+
+from rich.console import Console, Group, RenderableType
+from rich.constrain import Constrain
+from rich.panel import Panel
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+
+from tui_bot.sandbox.world import Guild, Json, Message, World
+
+EPHEMERAL = 1 << 6
+LOADING = 1 << 7  # a deferred interaction's "thinking" placeholder
+EMBED_WIDTH = 72  # Discord caps an embed's width; a wide terminal should not stretch it edge to edge
+DEFAULT_EMBED_COLOUR = 0x4E5058  # the grey bar Discord draws when an embed sets no colour
+INLINE_FIELDS_PER_ROW = 3  # Discord puts up to three inline fields side by side
+
+# Component types (Discord API) and button styles.
+BUTTON, STRING_SELECT, TEXT_DISPLAY = 2, 3, 10
+USER_SELECT, ROLE_SELECT, MENTIONABLE_SELECT, CHANNEL_SELECT = 5, 6, 7, 8
+SELECT_TYPES = (STRING_SELECT, USER_SELECT, ROLE_SELECT, MENTIONABLE_SELECT, CHANNEL_SELECT)
+LINK_STYLE, PREMIUM_STYLE = 5, 6
+# Discord's button styles as Textual Button variants: primary (blurple), secondary, success, danger.
+ButtonVariant = Literal["default", "primary", "success", "warning", "error"]
+BUTTON_VARIANTS: Mapping[int, ButtonVariant] = {1: "primary", 2: "default", 3: "success", 4: "error"}
+
+
+# --- who is who ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Directory:
+    """Names and colours a guild's messages refer to: mentions, authors' role colours, select choices."""
+
+    users: Mapping[int, str] = field(default_factory=dict)  # user id -> display name (nick first)
+    roles: Mapping[int, str] = field(default_factory=dict)  # role id -> name (@everyone left out)
+    channels: Mapping[int, str] = field(default_factory=dict)  # channel id -> name
+    colours: Mapping[int, int] = field(default_factory=dict)  # user id -> colour of their top role
+    members: tuple[int, ...] = ()  # the guild's members, in join order (what a user select offers)
+
+    @classmethod
+    def of_guild(cls, world: World, guild: Guild) -> Directory:
+        """The directory of ``guild``; users outside it still resolve by their global name."""
+        users = {user.id: user.display_name for user in world.users.values()}
+        colours: dict[int, int] = {}
+        for member in guild.members.values():
+            users[member.id] = member.nick or member.user.display_name
+            coloured = [guild.roles[r] for r in member.role_ids if r in guild.roles and guild.roles[r].colour]
+            if coloured:
+                colours[member.id] = max(coloured, key=lambda role: role.position).colour
+        roles = {role.id: role.name for role in guild.roles.values() if role.id != guild.id}
+        channels = {channel.id: channel.name for channel in guild.channels.values()}
+        return cls(users, roles, channels, colours, tuple(guild.members))
+
+    def user(self, user_id: int) -> str:
+        """A user's display name, or a placeholder for someone the world does not know."""
+        return self.users.get(user_id, f"unknown user {user_id}")
+
+
+def rgb(colour: int) -> str:
+    """A Discord colour int as a Rich colour."""
+    return f"#{colour & 0xFFFFFF:06x}"
+
+
+# --- Discord's inline markdown --------------------------------------------------------------------
+
+# Order matters: code first (nothing is formatted inside it), then the longer markers before the
+# shorter ones they contain (** before *, __ before _).
+_MARKDOWN = re.compile(
+    r"```(?:[\w+-]*\n)?(?P<block>.*?)```"
+    r"|`(?P<code>[^`\n]+)`"
+    r"|\*\*(?P<bold>.+?)\*\*"
+    r"|__(?P<underline>.+?)__"
+    r"|~~(?P<strike>.+?)~~"
+    r"|\|\|(?P<spoiler>.+?)\|\|"
+    r"|\*(?P<italic>[^*\s](?:[^*]*[^*\s])?)\*"
+    r"|(?<!\w)_(?P<italic2>[^_\s](?:[^_]*[^_\s])?)_(?!\w)"
+    r"|<@!?(?P<user>\d{15,21})>"
+    r"|<@&(?P<role>\d{15,21})>"
+    r"|<#(?P<channel>\d{15,21})>"
+    r"|\[(?P<label>[^\]\n]+)\]\((?P<url>https?://[^)\s]+)\)",
+    re.DOTALL,
+)
+_NESTED_STYLES: Mapping[str, str] = {
+    "bold": "bold",
+    "underline": "underline",
+    "strike": "strike",
+    "italic": "italic",
+    "italic2": "italic",
+    "spoiler": "reverse",
+}
+CODE_STYLE = "bold #e3e5e8 on #2b2d31"
+MENTION_STYLE = "bold #c9cdfb on #3c4270"
+
+
+def discord_markdown(text: str, directory: Directory | None = None) -> Text:
+    """``text`` with Discord's inline markdown applied: bold, italics, code, links and mentions."""
+    directory = directory or Directory()
+    result = Text()
+    position = 0
+    for match in _MARKDOWN.finditer(text):
+        result.append(text[position : match.start()])
+        result.append_text(_markdown_piece(match, directory))
+        position = match.end()
+    result.append(text[position:])
+    return result
+
+
+def _markdown_piece(match: re.Match[str], directory: Directory) -> Text:
+    kind = match.lastgroup
+    value = match.group(kind) if kind else match.group(0)
+    if kind in ("block", "code"):
+        return Text(value.strip("\n") if kind == "block" else value, style=CODE_STYLE)
+    if kind in _NESTED_STYLES:
+        inner = discord_markdown(value, directory)
+        inner.stylize(_NESTED_STYLES[kind])
+        return inner
+    if kind == "user":
+        return Text(f"@{directory.user(int(value))}", style=MENTION_STYLE)
+    if kind == "role":
+        return Text(f"@{directory.roles.get(int(value), 'deleted-role')}", style=MENTION_STYLE)
+    if kind == "channel":
+        return Text(f"#{directory.channels.get(int(value), 'unknown')}", style=MENTION_STYLE)
+    if kind == "url":
+        return Text(match.group("label"), style=Style(color="#00a8fc", underline=True, link=value))
+    return Text(match.group(0))
+
+
+# --- embeds -------------------------------------------------------------------------------------
+
+
+def embed_colour(embed: Json) -> int:
+    """The embed's colour (Discord's default grey when it sets none)."""
+    colour = embed.get("color")
+    return int(colour) if isinstance(colour, int) and colour else DEFAULT_EMBED_COLOUR
+
+
+def embed_panel(embed: Json, directory: Directory | None = None) -> RenderableType:
+    """An embed as a panel whose border has the embed's colour: author, title, description, fields,
+    image links and footer, as Discord lays them out."""
+    head: list[RenderableType] = []
+    if author := (embed.get("author") or {}).get("name"):
+        head.append(Text(author, style="bold"))
+    if title := embed.get("title"):
+        title_text = discord_markdown(title, directory)
+        title_text.stylize(Style(bold=True, color="#00a8fc" if embed.get("url") else None))
+        head.append(title_text)
+    if description := embed.get("description"):
+        head.append(discord_markdown(description, directory))
+    media = [
+        Text(f"[{key}: {url}]", style="dim")
+        for key in ("image", "thumbnail", "video")
+        if (url := (embed.get(key) or {}).get("url"))
+    ]
+    footer = _footer(embed)
+    sections = [
+        head,
+        list(_field_blocks(embed.get("fields") or [], directory)),
+        media,
+        [Text(footer, style="dim")] if footer else [],
+    ]
+    parts = list(_spaced([Group(*section) for section in sections if section]))
+    panel = Panel(
+        Group(*parts) if parts else Text(""),
+        border_style=Style(color=rgb(embed_colour(embed))),
+        expand=False,
+        padding=(0, 1),
+    )
+    return Constrain(panel, EMBED_WIDTH)
+
+
+def _footer(embed: Json) -> str:
+    pieces = []
+    if text := (embed.get("footer") or {}).get("text"):
+        pieces.append(text)
+    if stamp := embed.get("timestamp"):
+        try:
+            pieces.append(datetime.fromisoformat(stamp).strftime("%Y-%m-%d %H:%M"))
+        except ValueError:
+            pieces.append(str(stamp))
+    return " • ".join(pieces)
+
+
+def _spaced(parts: Sequence[RenderableType]) -> Iterator[RenderableType]:
+    # A blank line between an embed's sections (text, fields, media, footer), as Discord spaces them.
+    for index, part in enumerate(parts):
+        if index:
+            yield Text("")
+        yield part
+
+
+def _field_blocks(fields: Sequence[Json], directory: Directory | None) -> Iterator[RenderableType]:
+    """Fields in order: each non-inline one alone, runs of inline ones side by side (three per row)."""
+    run: list[Json] = []
+    for embed_field in fields:
+        if embed_field.get("inline"):
+            run.append(embed_field)
+            if len(run) == INLINE_FIELDS_PER_ROW:
+                yield _inline_row(run, directory)
+                run = []
+            continue
+        if run:
+            yield _inline_row(run, directory)
+            run = []
+        yield _field(embed_field, directory)
+    if run:
+        yield _inline_row(run, directory)
+
+
+def _field(embed_field: Json, directory: Directory | None) -> RenderableType:
+    name = discord_markdown(str(embed_field.get("name", "")), directory)
+    name.stylize("bold")
+    return Group(name, discord_markdown(str(embed_field.get("value", "")), directory))
+
+
+def _inline_row(fields: Sequence[Json], directory: Directory | None) -> RenderableType:
+    grid = Table.grid(padding=(0, 3))
+    for _ in fields:
+        grid.add_column()
+    grid.add_row(*(_field(embed_field, directory) for embed_field in fields))
+    return grid
+
+
+# --- messages -----------------------------------------------------------------------------------
+
+
+def is_ephemeral(message: Message) -> bool:
+    """Whether only one member sees ``message`` (an ephemeral interaction reply)."""
+    return bool(message.flags & EPHEMERAL)
+
+
+def ephemeral_viewer(message: Message) -> int | None:
+    """Who an ephemeral message is for: the member whose interaction it answers."""
+    user = (message.interaction_metadata or {}).get("user") or {}
+    return int(user["id"]) if "id" in user else None
+
+
+def message_header(
+    message: Message, directory: Directory | None = None, *, timezone: tzinfo | None = None
+) -> Text:
+    """``Alice  BOT  14:05  (edited)``: the author in their role colour, a bot tag, the time."""
+    directory = directory or Directory()
+    author = message.author
+    colour = directory.colours.get(author.id)
+    header = Text(
+        directory.users.get(author.id, author.display_name),
+        style=Style(bold=True, color=rgb(colour) if colour else None),
+    )
+    if author.bot:
+        header.append(" ")
+        header.append(" BOT ", style="bold white on #5865f2")
+    moment = message.timestamp.astimezone(timezone) if timezone else message.timestamp.astimezone()
+    header.append(f"  {moment:%H:%M}", style="dim")
+    if message.edited_timestamp is not None:
+        header.append("  (edited)", style="dim")
+    return header
+
+
+def message_context(
+    message: Message, directory: Directory | None = None, *, viewer_id: int | None = None
+) -> Text | None:
+    """The line Discord shows above an interaction's reply (``↳ Alice used /help``) and, for an
+    ephemeral reply, who can see it. None for an ordinary message."""
+    directory = directory or Directory()
+    lines: list[Text] = []
+    legacy = message.interaction or {}
+    if legacy.get("type") == 2 and legacy.get("name"):  # an application command's reply
+        user_id = int((legacy.get("user") or {}).get("id", 0))
+        lines.append(Text(f"↳ {directory.user(user_id)} used /{legacy['name']}", style="dim"))
+    if is_ephemeral(message):
+        viewer = ephemeral_viewer(message)
+        who = "you" if viewer is not None and viewer == viewer_id else directory.user(viewer or 0)
+        lines.append(Text(f"👁 Only {who} can see this", style="italic #949ba4"))
+    return Text("\n").join(lines) if lines else None
+
+
+def message_body(message: Message, directory: Directory | None = None) -> list[RenderableType]:
+    """The message's text, "thinking" placeholder, text displays, embeds, attachments and reactions."""
+    parts: list[RenderableType] = []
+    if message.flags & LOADING:
+        parts.append(Text(f"{message.author.display_name} is thinking…", style="italic dim"))
+    if message.content:
+        parts.append(discord_markdown(message.content, directory))
+    parts.extend(discord_markdown(text, directory) for text in component_texts(message.components))
+    parts.extend(embed_panel(embed, directory) for embed in message.embeds)
+    for attachment in message.attachments:
+        size = attachment.get("size")
+        suffix = f" ({size:,} bytes)" if isinstance(size, int) else ""
+        parts.append(Text(f"📎 {attachment.get('filename', 'file')}{suffix}", style="#00a8fc"))
+    if message.reactions:
+        parts.append(reactions_line(message.reactions))
+    return parts
+
+
+def reactions_line(reactions: Mapping[str, Sequence[int]]) -> Text:
+    """``👍 2  🎲 1``."""
+    line = Text()
+    for emoji, users in reactions.items():
+        if line:
+            line.append("  ")
+        line.append(f" {emoji.split(':')[0]} {len(users)} ", style="on #2b2d31")
+    return line
+
+
+def message_renderable(
+    message: Message,
+    directory: Directory | None = None,
+    *,
+    viewer_id: int | None = None,
+    timezone: tzinfo | None = None,
+) -> RenderableType:
+    """Everything of a message but its buttons and selects, as one renderable."""
+    parts: list[RenderableType] = []
+    context = message_context(message, directory, viewer_id=viewer_id)
+    if context is not None:
+        parts.append(context)
+    parts.append(message_header(message, directory, timezone=timezone))
+    parts.extend(message_body(message, directory))
+    return Group(*parts)
+
+
+def fingerprint(message: Message) -> str:
+    """What the pane renders of ``message``, as a string: unchanged means no re-render is needed.
+
+    World messages are edited in place, so the pane keeps this string rather than the object.
+    """
+    return json.dumps(
+        [
+            message.content,
+            message.embeds,
+            message.components,
+            message.flags,
+            message.reactions,
+            [a.get("id") for a in message.attachments],
+            message.edited_timestamp,
+        ],
+        default=str,
+        sort_keys=True,
+    )
+
+
+def as_text(renderable: RenderableType, width: int = 100) -> str:
+    """``renderable`` as plain text (tests and logs)."""
+    console = Console(width=width, record=True, file=_Discard(), color_system=None, legacy_windows=False)
+    console.print(renderable)
+    return console.export_text()
+
+
+class _Discard:
+    def write(self, _text: str) -> int:
+        return 0
+
+    def flush(self) -> None:
+        pass
+
+
+# --- components ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """One button or select of a message, as the pane shows it."""
+
+    kind: Literal["button", "link", "select"]
+    custom_id: str | None
+    label: str
+    disabled: bool = False
+    variant: ButtonVariant = "default"
+    url: str | None = None
+    options: tuple[tuple[str, str], ...] = ()  # (label, value) for selects
+    default: str | None = None  # the select's pre-selected value
+    placeholder: str = ""
+    max_values: int = 1
+
+
+def walk(components: Iterable[Json]) -> Iterator[Json]:
+    """Every component, depth first: rows, sections and containers before their children."""
+    for component in components:
+        yield component
+        yield from walk(component.get("components") or [])
+        for key in ("accessory", "component"):
+            if isinstance(component.get(key), dict):
+                yield from walk([component[key]])
+
+
+def component_texts(components: Sequence[Json]) -> list[str]:
+    """The text displays of a components-v2 message."""
+    return [str(c.get("content", "")) for c in walk(components) if c.get("type") == TEXT_DISPLAY]
+
+
+def component_rows(
+    components: Sequence[Json], directory: Directory | None = None
+) -> list[list[ComponentSpec]]:
+    """One row per top-level component (an action row, or a section or container) of its buttons and
+    selects; rows with neither are left out."""
+    directory = directory or Directory()
+    rows = []
+    for top in components:
+        row = [spec for c in walk([top]) if (spec := component_spec(c, directory)) is not None]
+        if row:
+            rows.append(row)
+    return rows
+
+
+def component_spec(component: Json, directory: Directory) -> ComponentSpec | None:
+    """A button or select as a :class:`ComponentSpec`; None for anything else."""
+    kind = component.get("type")
+    if kind == BUTTON:
+        return _button_spec(component)
+    if kind in SELECT_TYPES:
+        options = _select_options(component, directory)
+        defaults = [o["value"] for o in component.get("options") or [] if o.get("default")]
+        defaults += [str(d["id"]) for d in component.get("default_values") or [] if "id" in d]
+        return ComponentSpec(
+            "select",
+            component.get("custom_id"),
+            label=component.get("placeholder") or "Make a selection",
+            disabled=bool(component.get("disabled")),
+            options=options,
+            default=defaults[0] if defaults and any(value == defaults[0] for _, value in options) else None,
+            placeholder=component.get("placeholder") or "Make a selection",
+            max_values=int(component.get("max_values") or 1),
+        )
+    return None
+
+
+def _button_spec(component: Json) -> ComponentSpec:
+    emoji = component.get("emoji") or {}
+    emoji_text = emoji.get("name", "") if not emoji.get("id") else f":{emoji.get('name', 'emoji')}:"
+    label = " ".join(part for part in (emoji_text, component.get("label") or "") if part) or "·"
+    style = int(component.get("style") or 2)
+    if style == LINK_STYLE:
+        return ComponentSpec(
+            "link", None, f"{label} ↗", url=component.get("url"), disabled=bool(component.get("disabled"))
+        )
+    variant = BUTTON_VARIANTS.get(style, "default")
+    return ComponentSpec(
+        "button",
+        component.get("custom_id"),
+        label,
+        # Premium buttons open Discord's store: nothing the sandbox can do with them.
+        disabled=bool(component.get("disabled")) or style == PREMIUM_STYLE,
+        variant=variant,
+    )
+
+
+def _select_options(component: Json, directory: Directory) -> tuple[tuple[str, str], ...]:
+    """A string select's own options; for user, role, channel and mentionable selects the guild's
+    members, roles or channels, as Discord's client offers them."""
+    kind = component.get("type")
+    if kind == STRING_SELECT:
+        return tuple(
+            (_option_label(option), str(option["value"])) for option in component.get("options") or []
+        )
+    users = tuple((f"@{directory.user(uid)}", str(uid)) for uid in directory.members)
+    roles = tuple((f"@{name}", str(rid)) for rid, name in directory.roles.items())
+    if kind == USER_SELECT:
+        return users
+    if kind == ROLE_SELECT:
+        return roles
+    if kind == CHANNEL_SELECT:
+        return tuple((f"#{name}", str(cid)) for cid, name in directory.channels.items())
+    return users + roles
+
+
+def _option_label(option: Json) -> str:
+    emoji = (option.get("emoji") or {}).get("name")
+    label = str(option.get("label", option.get("value", "")))
+    description = option.get("description")
+    text = f"{emoji} {label}" if emoji else label
+    return f"{text} — {description}" if description else text
