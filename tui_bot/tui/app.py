@@ -255,9 +255,12 @@ class ConsoleApp(App[int]):
         pane.show_details(await self.reader.guild_details(guild_id))
 
     @on(TabbedContent.TabActivated)
-    def _tab_activated(self) -> None:
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self.refresh_panes()
         self._update_bindings()
+        if event.pane.id == "chat":  # clicked or keyed: either way the chat is for typing
+            for chat in event.pane.query("ChatPane"):
+                chat.focus_input()  # type: ignore[attr-defined]
 
     @on(GuildsPane.GuildHighlighted)
     def _guild_highlighted(self) -> None:
@@ -427,7 +430,10 @@ class ConsoleApp(App[int]):
         """Show a pane and put the keyboard in it (its table, log or first focusable widget)."""
         self.tabs.active = tab
         pane = self.tabs.active_pane
-        if pane is not None:
+        chat = pane.query("ChatPane").first() if pane is not None and tab == "chat" else None
+        if chat is not None:
+            chat.focus_input()  # type: ignore[attr-defined]  # the chat is for typing
+        elif pane is not None:
             target = next((w for w in pane.query("#log, DataTable") if w.focusable), None)
             target = target or next((w for w in pane.query("*") if w.focusable), None)
             if target is not None:
