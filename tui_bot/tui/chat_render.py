@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Literal
@@ -21,6 +21,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from tui_bot.sandbox.interaction_components import walk
 from tui_bot.sandbox.world import Guild, Json, Message, World
 
 EPHEMERAL = 1 << 6
@@ -385,16 +386,6 @@ class ComponentSpec:
     default: str | None = None  # the select's pre-selected value
     placeholder: str = ""
     max_values: int = 1
-
-
-def walk(components: Iterable[Json]) -> Iterator[Json]:
-    """Every component, depth first: rows, sections and containers before their children."""
-    for component in components:
-        yield component
-        yield from walk(component.get("components") or [])
-        for key in ("accessory", "component"):
-            if isinstance(component.get(key), dict):
-                yield from walk([component[key]])
 
 
 def component_texts(components: Sequence[Json]) -> list[str]:
