@@ -58,7 +58,8 @@ async def test_every_pane_shows_the_running_bot(console) -> None:  # noqa: F811
         latency = metrics.query_one("#command-latency", DataTable)
         assert [str(c) for c in latency.get_row_at(0)][:2] == ["ping", "1"]
         assert str(latency.get_row_at(0)[2]).endswith("ms")
-        assert list(metrics.query_one(Sparkline).data or [])[-1] == 1
+        # Summed: the command may fall in the minute before the one now ending the sparkline.
+        assert sum(metrics.query_one(Sparkline).data or []) == 1
         cards = {
             card.id: str(card.query_one(".card-value", Static).render()) for card in metrics.query(".card")
         }
