@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from console_harness import (  # noqa: F401 - console is a fixture
     BROKEN,
     FAULTY,
@@ -104,3 +106,33 @@ async def test_every_pane_shows_the_running_bot(console) -> None:  # noqa: F811
         assert app.query_one("TabPane#chat", TabPane).query_one(ChatPane)
         await pilot.press("5")
         assert app.tabs.active == "chat"
+
+
+async def test_the_help_menu_from_the_consoles_chat_tab(console) -> None:  # noqa: F811
+    """A newcomer's first steps in ``tui-bot --sandbox``: the Chat tab, ``!help``, a category, back."""
+    from tests.test_console_chat import choose, component, message_with, text_of
+    from tui_bot.tui.chat import ChatPane
+
+    app = console.build()
+    async with running(app, size=(120, 60)) as pilot:
+        await pilot.press("5")
+        assert app.tabs.active == "chat"
+        pane = app.query_one(ChatPane)
+        assert app.focused is pane.query_one("#chat-input")  # the tab puts the cursor in the input
+        await pilot.press(*"!help", "enter")
+        menu = await message_with(pilot, pane, "📖 Help")
+        bot = app.runtime.bot
+        assert bot is not None
+
+        updated = asyncio.ensure_future(bot.wait_for("help_menu_update", timeout=5))
+        await choose(pilot, component(menu, "help:category"), "Information")
+        await updated
+        await message_with(pilot, pane, "📂 Information")
+        assert "!stats" in text_of(menu) and "!discordbotframework" in text_of(menu)
+
+        updated = asyncio.ensure_future(bot.wait_for("help_menu_update", timeout=5))
+        await pilot.click(component(menu, "help:home"))
+        await updated
+        await message_with(pilot, pane, "📖 Help")
+        assert [w.spec.custom_id for w in menu.components] == ["help:category"]
+        assert not app.errors_notified()
