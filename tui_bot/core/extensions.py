@@ -158,6 +158,23 @@ class ExtensionManager:
                 "installed package has that name. Rename the extensions folder and set extensions.directory."
             )
 
+    def known_names(self) -> list[str]:
+        """Every extension known: in the folder, recorded by the manager, or loaded, sorted."""
+        prefix = self.package + "."
+        loaded = {name[len(prefix) :] for name in self.bot.extensions if name.startswith(prefix)}
+        return sorted(set(self.discover()) | set(self.states) | loaded)
+
+    def status_of(self, name: str) -> ExtensionStatus:
+        """Where an extension stands now: loaded (whoever loaded it), failed, blacklisted or unloaded."""
+        if self.qualified(name) in self.bot.extensions:
+            return ExtensionStatus.LOADED
+        state = self.states.get(name)
+        if state is not None and state.status is ExtensionStatus.FAILED:
+            return ExtensionStatus.FAILED
+        if self.is_blacklisted(name):
+            return ExtensionStatus.BLACKLISTED
+        return ExtensionStatus.UNLOADED
+
     # -- actions ----------------------------------------------------------------------------
 
     def state(self, name: str) -> ExtensionState:

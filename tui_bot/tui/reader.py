@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 
-from tui_bot.core.extensions import ExtensionStatus
-
 if TYPE_CHECKING:
     from tui_bot.core.bot import TuiBot
 
@@ -116,24 +114,6 @@ class BotReader:
 
     # -- extensions ----------------------------------------------------------------------------
 
-    def extension_names(self) -> list[str]:
-        """Every extension known: in the folder, recorded by the manager, or loaded."""
-        manager = self.bot.extension_manager
-        prefix = manager.package + "."
-        loaded = {name[len(prefix) :] for name in self.bot.extensions if name.startswith(prefix)}
-        return sorted(set(manager.discover()) | set(manager.states) | loaded)
-
-    def _status(self, name: str) -> str:
-        manager = self.bot.extension_manager
-        if manager.qualified(name) in self.bot.extensions:
-            return ExtensionStatus.LOADED.value
-        state = manager.states.get(name)
-        if state is not None and state.status is ExtensionStatus.FAILED:
-            return ExtensionStatus.FAILED.value
-        if manager.is_blacklisted(name):
-            return ExtensionStatus.BLACKLISTED.value
-        return ExtensionStatus.UNLOADED.value
-
     def extension_commands(self, name: str) -> list[str]:
         """The prefix/hybrid commands an extension added (its cogs' and its module's own)."""
         qualified = self.bot.extension_manager.qualified(name)
@@ -146,13 +126,14 @@ class BotReader:
     def extensions(self) -> list[ExtensionRow]:
         """One row per extension, by name."""
         rows = []
-        states = self.bot.extension_manager.states
-        for name in self.extension_names():
+        manager = self.bot.extension_manager
+        states = manager.states
+        for name in manager.known_names():
             state = states.get(name)
             rows.append(
                 ExtensionRow(
                     name=name,
-                    status=self._status(name),
+                    status=manager.status_of(name).value,
                     load_ms=None
                     if state is None or state.load_seconds is None
                     else state.load_seconds * 1000,

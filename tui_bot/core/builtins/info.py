@@ -71,18 +71,6 @@ async def stats_embed(bot: Any) -> discord.Embed:
     return embed
 
 
-def extension_statuses(manager: ExtensionManager) -> dict[str, ExtensionStatus]:
-    """Every extension in the folder (and any loaded one since deleted) -> where it stands."""
-    statuses = {}
-    for name in sorted(set(manager.discover()) | set(manager.states)):
-        state = manager.states.get(name)
-        status = state.status if state else ExtensionStatus.UNLOADED
-        if status is ExtensionStatus.UNLOADED and manager.is_blacklisted(name):
-            status = ExtensionStatus.BLACKLISTED
-        statuses[name] = status
-    return statuses
-
-
 def _extension_line(manager: ExtensionManager, name: str, status: ExtensionStatus) -> str:
     state = manager.states.get(name)
     line = f"{_STATUS_ICONS[status]} `{name}` {status.value}"
@@ -95,7 +83,7 @@ def _extension_line(manager: ExtensionManager, name: str, status: ExtensionStatu
 
 def extensions_embed(bot: Any) -> discord.Embed:
     manager: ExtensionManager = bot.extension_manager
-    statuses = extension_statuses(manager)
+    statuses = {name: manager.status_of(name) for name in manager.known_names()}
     text = "\n".join(_extension_line(manager, name, status) for name, status in statuses.items())
     text = text or f"No extension in `{manager.package}/` yet."
     if len(text) > EMBED_TEXT_LIMIT:
