@@ -17,6 +17,7 @@ from tui_bot.core.responses import error_embed
 
 MAX_DICE = 100
 MAX_SIDES = 1000
+MAX_CHOICE_SHOWN = 1900  # characters of the chosen option shown in the reply
 SHOWN_ROLLS = 20  # beyond this many dice only the total is shown: the message stays short
 DICE = re.compile(r"^(?P<count>\d*)d(?P<sides>\d+)$|^(?P<plain>\d+)$", re.IGNORECASE)
 DICE_HELP = (
@@ -47,6 +48,9 @@ def parse_dice(text: str) -> tuple[int, int] | None:
     """``"2d6"`` -> ``(2, 6)``; ``"d20"`` and ``"20"`` -> ``(1, 20)``; None when invalid or out of range."""
     match = DICE.match(text.strip())
     if match is None:
+        return None
+    # Python refuses to read integers of more than 4,300 digits (and none that long is in range anyway).
+    if any(len(group or "") > 6 for group in match.groups()):
         return None
     if match["plain"]:
         count, sides = 1, int(match["plain"])
@@ -115,7 +119,10 @@ class Fun(commands.Cog):
                 kind="error",
             )
             return
-        await send_reply(ctx, content=f"🤔 I choose **{self.rng.choice(choices)}**")
+        choice = self.rng.choice(choices)
+        if len(choice) > MAX_CHOICE_SHOWN:  # Discord refuses messages over 2,000 characters
+            choice = choice[: MAX_CHOICE_SHOWN - 1] + "…"
+        await send_reply(ctx, content=f"🤔 I choose **{choice}**")
 
     @commands.hybrid_command(name="8ball", description="Ask the magic 8-ball a yes/no question")
     async def eight_ball(self, ctx: commands.Context, *, question: str) -> None:

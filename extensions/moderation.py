@@ -10,6 +10,10 @@ decorators do most of the work, and the framework builds on them:
 * ``@commands.bot_has_permissions(...)``: the bot itself needs it; checked before Discord is asked.
 * Server admins can further restrict any command to roles (``command_permissions`` in config.json or
   ``!config``): that is the framework's global check, nothing to write here.
+* A ``discord.Member`` argument needs no member cache (config.json's ``cache.members`` keeps none by
+  default): discord.py's converter takes a mention's member from the message, and asks Discord for an id
+  or a name (the gateway's member request, or REST when that is rate limited), so ``!kick @bob`` works for a
+  bob who never spoke.
 
 A command's docstring is what ``help <command>`` shows, so it is written for members (Discord
 markdown: single backticks); its ``description`` is the one-line summary slash commands display.

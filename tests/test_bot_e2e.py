@@ -115,7 +115,7 @@ async def test_command_permissions_defaults_gate_by_role_name(harness: BotHarnes
 
     # A guild's own rule replaces the default for that command.
     guild = bot.guilds[0]
-    bob = guild.get_member_named("bob")
+    bob = await guild.fetch_member(harness.sandbox.world.find_user("bob").id)  # no member cache by default
     everyone = guild.default_role
     await bot.permission_rules.add_role(guild.id, "hello", everyone.id)
     assert await say(harness, "bob", "!hello") == "hello bob"

@@ -176,3 +176,41 @@ async def test_close_waits_only_up_to_the_bound(
     assert not [m for m in harness.sandbox.sent_messages if m.content == "slow done"]
     with sqlite3.connect(harness.db_path) as conn:
         assert list(conn.execute("SELECT command_name FROM command_stats")) == []
+
+
+ANSWERED_THEN_STUCK = """
+import asyncio
+
+from discord import app_commands
+from discord.ext import commands
+
+
+class Lingering(commands.Cog):
+    def __init__(self, bot):
+        self.bot = bot
+
+    @app_commands.command(description="Answers, then keeps working")
+    async def linger(self, interaction):
+        await interaction.response.send_message("answered")
+        self.bot.test_answered.set()
+        await asyncio.Event().wait()  # works on until the shutdown cancels it
+
+
+async def setup(bot):
+    bot.test_answered = asyncio.Event()
+    await bot.add_cog(Lingering(bot))
+"""
+
+
+async def test_a_slash_command_cancelled_after_answering_is_counted(harness: BotHarness) -> None:
+    harness.write_extension("lingering", ANSWERED_THEN_STUCK)
+    bot = await harness.start()
+    assert (await bot.actions.sync()).ok
+    bot.shutdown_timeout = 0.2
+    handle = await harness.sandbox.invoke_slash("bob", "general", "linger")
+    assert (await handle.response()).content == "answered"
+    await asyncio.wait_for(bot.test_answered.wait(), 5)  # type: ignore[attr-defined]
+    await asyncio.wait_for(bot.close(), 5)
+    # The user had the answer before the drain ran out: the use is saved like any other.
+    with sqlite3.connect(harness.db_path) as conn:
+        assert dict(conn.execute("SELECT command_name, usage_count FROM command_stats")) == {"linger": 1}

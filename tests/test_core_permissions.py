@@ -136,10 +136,10 @@ async def slash(harness: BotHarness, author: str, name: str) -> Any:
     return await handle.response()
 
 
-def member(bot: Any, name: str) -> discord.Member:
-    found = bot.guilds[0].get_member_named(name)
-    assert found is not None
-    return found
+async def member(harness: BotHarness, name: str) -> discord.Member:
+    """The member named ``name``, fetched over REST: by default the bot caches no other member."""
+    assert harness.bot is not None
+    return await harness.bot.guilds[0].fetch_member(harness.sandbox.world.find_user(name).id)
 
 
 # --- recognising discord.py's checks ---------------------------------------------------------
@@ -297,7 +297,7 @@ async def test_role_rules_guild_owner_overrides_unrestricted_marker_and_subcomma
     guild_model.owner_id = world.find_user("bob").id
     bot = await harness.start()
     await bot.permission_rules.clear(guild.id, "cfg")
-    assert not await bot.is_owner(member(bot, "bob"))
+    assert not await bot.is_owner(await member(harness, "bob"))
     assert await says(harness, "bob", "!cfg show") == "cfg show ok"
 
 
@@ -309,7 +309,7 @@ async def test_can_use_command_answers_without_raising_or_using_cooldowns(harnes
     bot = await harness.start(command_permissions={"cfg": ["Moderator"]})
     guild = bot.guilds[0]
     general = discord.utils.get(guild.text_channels, name="general")
-    alice, bob, operator = member(bot, "alice"), member(bot, "bob"), member(bot, "operator")
+    alice, bob, operator = [await member(harness, name) for name in ("alice", "bob", "operator")]
 
     async def allowed(who: Any, name: str, where: Any = general, in_guild: Any = guild) -> bool:
         return await can_use_command(bot, who, in_guild, where, bot.get_command(name) or name)

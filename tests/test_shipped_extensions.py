@@ -226,3 +226,20 @@ async def test_coinflip_choose_and_8ball(bot_harness: BotHarness) -> None:
     assert (response.content or "").removeprefix("🎱 ") in answers
     reply = await reply_to(sb, "bob", "!8ball")
     assert title(reply) == "❌ Missing argument"
+
+
+async def test_roll_and_choose_answer_oversized_input_with_a_clear_message(bot_harness: BotHarness) -> None:
+    sb = bot_harness.sandbox
+    huge = "9" * 4400  # more digits than Python reads as an integer by default
+    refused = await (await sb.invoke_slash("bob", GENERAL, "roll", dice=huge)).response()
+    assert refused.ephemeral and refused.embeds[0]["title"] == f"❌ Can't roll `{huge[:40]}`"
+    assert "error id" not in refused.embeds[0]["description"]
+    refused = await (await sb.invoke_slash("bob", GENERAL, "roll", dice=f"2d{huge}")).response()
+    assert refused.embeds[0]["title"].startswith("❌ Can't roll")
+
+    long_options = ", ".join(["x" * 2500, "y" * 2500])
+    response = await (
+        await sb.invoke_slash("bob", GENERAL, "choose", options={"options": long_options})
+    ).response()
+    assert response.content is not None and len(response.content) <= 2000
+    assert response.content.startswith("🤔 I choose **") and "…" in response.content

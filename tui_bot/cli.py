@@ -8,7 +8,6 @@ runs that local Discord alone (see ``tui_bot.sandbox.serve``).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -106,21 +105,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigFileError, EnvError) as error:
         return _fail(str(error))
 
+    from tui_bot.core import shutdown
+
+    # From the first shutdown request on, the process ends within a bound whatever extensions do.
+    shutdown.install_process_deadline()
     if args.headless:
         return _run_headless(store, secrets, sandbox=args.sandbox)
     from tui_bot.tui import run_console
 
-    return run_console(store, secrets, sandbox=args.sandbox)
+    code = run_console(store, secrets, sandbox=args.sandbox)
+    if shutdown.report_leftover_threads():  # logging is closed by now: this goes to stderr
+        shutdown.hard_exit(code)
+    return code
 
 
 def _run_headless(store: ConfigStore, secrets: Secrets, *, sandbox: bool) -> int:
+    from tui_bot import loop as event_loop
+    from tui_bot.core import shutdown
     from tui_bot.core.runtime import BotRuntime, run_headless
-    from tui_bot.logs.setup import configure_logging, install_exception_hooks
+    from tui_bot.logs.setup import configure_logging, install_redaction_boundary
 
     session = configure_logging(store.model.logging, secrets=[secrets.token], stream=sys.stdout)
-    install_exception_hooks(session.redactor)
+    install_redaction_boundary(secrets.values_to_redact())  # stdout, stderr, uncaught exceptions
     try:
         store.log_load_notes()
-        return asyncio.run(run_headless(BotRuntime(store, secrets, sandbox=sandbox)))
+        # uvloop unless TUI_BOT_LOOP=asyncio (see tui_bot.loop); logged once, so it is in the run's log.
+        code = event_loop.run(run_headless(BotRuntime(store, secrets, sandbox=sandbox)))
+        # Non-daemon threads an extension left running would keep the interpreter alive for ever.
+        leftover = shutdown.report_leftover_threads()
     finally:
         session.close()
+    if leftover:
+        shutdown.hard_exit(code)
+    return code

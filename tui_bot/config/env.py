@@ -8,13 +8,21 @@ so the token does not leak into child processes.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
 ENV_KEYS = ("DISCORD_TOKEN", "BOT_OWNER_ID", "DISCORD_API_BASE", "DISCORD_GATEWAY_URL")
+
+# Names of variables whose values are secrets, wherever they come from (.env or the environment):
+# DISCORD_TOKEN, an ADMIN_TOKEN, DB_PASSWORD, API_KEY, CLIENT_SECRET...
+SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_?KEY|CREDENTIAL", re.IGNORECASE)
+# Environment variables that may hold a URL with a password in it (DATABASE_URL, REDIS_URI, PG_DSN).
+URL_NAME = re.compile(r"(URL|URI|DSN)$", re.IGNORECASE)
 
 
 class EnvError(Exception):
@@ -29,6 +37,12 @@ class Secrets:
     owner_ids: tuple[int, ...] = ()
     api_base: str | None = None
     gateway_url: str | None = None
+    # Other secret values found in .env or the environment (see :func:`secret_values`), for redaction.
+    other_secrets: tuple[str, ...] = field(default=(), repr=False, compare=False)
+
+    def values_to_redact(self) -> tuple[str, ...]:
+        """Every secret value the framework knows: the token and the others, for the redactor."""
+        return tuple(value for value in (self.token, *self.other_secrets) if value)
 
     def __repr__(self) -> str:
         shown = "set" if self.token else "missing"
@@ -36,6 +50,29 @@ class Secrets:
             f"Secrets(token=<{shown}>, owner_ids={self.owner_ids!r}, "
             f"api_base={self.api_base!r}, gateway_url={self.gateway_url!r})"
         )
+
+
+def _url_password(value: str) -> str | None:
+    try:
+        return urlsplit(value).password if "://" in value else None
+    except ValueError:  # a malformed URL (bad port): not ours to judge here
+        return None
+
+
+def secret_values(variables: Mapping[str, str]) -> tuple[str, ...]:
+    """The secret values among ``variables``: those whose name says secret (``*TOKEN*``, ``*PASSWORD*``,
+    ``*SECRET*``, ``*API_KEY*``...) and the password of any URL (``DATABASE_URL=postgresql://u:pw@h/db``)."""
+    found: list[str] = []
+    for name, value in variables.items():
+        value = (value or "").strip()
+        if not value:
+            continue
+        if SECRET_NAME.search(name):
+            found.append(value)
+        password = _url_password(value)
+        if password:
+            found.append(password)
+    return tuple(dict.fromkeys(found))
 
 
 def _missing(name: str, env_file: Path, how: str) -> EnvError:
@@ -73,6 +110,9 @@ def read_env(
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     source = os.environ if environ is None else environ
     values.update({key: source[key] for key in ENV_KEYS if source.get(key)})
+    # For the redactor: secrets from the file and from the environment (DATABASE_URL set by systemd...).
+    from_environment = {k: v for k, v in source.items() if SECRET_NAME.search(k) or URL_NAME.search(k)}
+    others = secret_values({**from_environment, **values})
 
     token = (values.get("DISCORD_TOKEN") or "").strip() or None
     owner_text = (values.get("BOT_OWNER_ID") or "").strip()
@@ -98,4 +138,5 @@ def read_env(
         owner_ids=parse_owner_ids(owner_text),
         api_base=(values.get("DISCORD_API_BASE") or "").strip().rstrip("/") or None,
         gateway_url=(values.get("DISCORD_GATEWAY_URL") or "").strip().rstrip("/") or None,
+        other_secrets=tuple(value for value in others if value != token),
     )

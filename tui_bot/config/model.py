@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -29,15 +30,22 @@ OPTIONAL_KEYS: dict[str, Any] = {
     "discord.api_base": None,
     "discord.gateway_url": None,
     "extensions.directory": "./extensions",
+    "extensions.load_timeout": 30.0,
     "logging.directory": "./botlogs",
     "database.backup_keep": 10,
     "storage.cache_ttl": 300.0,
     "replies.delete_after": 10.0,
+    "replies.retry_deadline": 60.0,
     "sharding.shard_count": None,
+    "cache.members": "minimal",
+    "cache.chunk_guilds_at_startup": False,
+    "cache.max_messages": 100,
 }
 
 STATUS_TYPES = ("playing", "watching", "listening", "competing")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# "minimal": only the bot's own member (and members in voice) stay cached; "all": every member.
+MEMBER_CACHE_MODES = ("minimal", "all")
 
 
 class ConfigValueError(ValueError):
@@ -92,6 +100,8 @@ class ExtensionsConfig:
     auto_load: bool = True
     blacklist: tuple[str, ...] = ()
     directory: str = "./extensions"
+    # Seconds one load, unload or reload may take before it is cancelled and recorded as failed.
+    load_timeout: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -105,9 +115,11 @@ class CooldownConfig:
 @dataclass(frozen=True)
 class RepliesConfig:
     """How command replies behave: prefix success/error replies delete themselves after ``delete_after``
-    seconds (0 keeps them)."""
+    seconds (0 keeps them); a reply failing on transient REST errors is retried for up to
+    ``retry_deadline`` seconds before it is given up (see core/context.py)."""
 
     delete_after: float = 10.0
+    retry_deadline: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -116,6 +128,27 @@ class ShardingConfig:
     for discord.py's AutoShardedBot."""
 
     shard_count: int | Literal["auto"] | None = None
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    """What discord.py keeps in memory.
+
+    ``members``: "minimal" keeps only the bot's own member (and members in voice channels): memory stays
+    flat however many members the guilds have, and the privileged Server Members intent is not asked for.
+    "all" keeps every member and asks for that intent. ``chunk_guilds_at_startup`` (only with "all")
+    downloads every guild's member list at start-up. ``max_messages``: how many recent messages are
+    cached (for ``on_message_edit``, ``on_message_delete``, ``on_reaction_add``); 0 disables the cache.
+    """
+
+    members: Literal["minimal", "all"] = "minimal"
+    chunk_guilds_at_startup: bool = False
+    max_messages: int = 100
+
+    @property
+    def keeps_all_members(self) -> bool:
+        """Whether every member is cached (and so the Server Members intent is needed)."""
+        return self.members == "all"
 
 
 @dataclass(frozen=True)
@@ -144,6 +177,7 @@ class BotConfig:
     cache_ttl: float = 300.0
     replies: RepliesConfig = field(default_factory=RepliesConfig)
     sharding: ShardingConfig = field(default_factory=ShardingConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
 
 
 def default_config() -> dict[str, Any]:
@@ -227,6 +261,39 @@ def _int(key: str, value: Any, *, minimum: int) -> int:
 def _positive_float(key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ConfigValueError(key, value, "a number greater than 0 (seconds)")
+    return float(value)
+
+
+MAX_RETRY_DEADLINE = 900.0  # 15 minutes: as long as an interaction token lives
+
+
+def _retry_deadline(key: str, value: Any) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value <= MAX_RETRY_DEADLINE  # also refuses NaN and Infinity
+    ):
+        raise ConfigValueError(
+            key, value, f"a number of seconds greater than 0 and at most {MAX_RETRY_DEADLINE:g}"
+        )
+    return float(value)
+
+
+# An extension's setup that talks to the network finishes in seconds; 30 s leaves room for a slow one
+# while a hung one delays the connection at start-up, or a !load reply, by at most that. Beyond 10
+# minutes the bound would no longer protect anything.
+LOAD_TIMEOUT_MAX = 600.0
+
+
+def _bounded_seconds(key: str, value: Any, *, maximum: float) -> float:
+    # json.loads accepts NaN and Infinity: "finite" is checked, not assumed.
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 < value <= maximum
+    ):
+        raise ConfigValueError(key, value, f"a number of seconds greater than 0 and at most {maximum:g}")
     return float(value)
 
 
@@ -320,6 +387,25 @@ def _shard_count(key: str, value: Any) -> int | Literal["auto"] | None:
     return value
 
 
+def _cache(section: dict[str, Any]) -> CacheConfig:
+    members = _choice(*_get(section, "cache", "members"), MEMBER_CACHE_MODES)
+    chunk_key, chunk = _get(section, "cache", "chunk_guilds_at_startup")
+    chunk = _bool(chunk_key, chunk)
+    if chunk and members != "all":
+        # Chunking fills the member cache; with "minimal" discord.py would throw every chunk away.
+        raise ConfigValueError(
+            chunk_key, chunk, f'false while cache.members is "{members}" (chunking needs cache.members "all")'
+        )
+    messages_key, messages = _get(section, "cache", "max_messages")
+    if messages is None:
+        messages = 0  # null disables the message cache, as 0 does
+    return CacheConfig(
+        members=members,  # type: ignore[arg-type]  # _choice checked it is one of MEMBER_CACHE_MODES
+        chunk_guilds_at_startup=chunk,
+        max_messages=_int(messages_key, messages, minimum=0),
+    )
+
+
 def parse_config(raw: Any) -> BotConfig:
     """Validate a parsed config.json and build the typed model; raise ConfigValueError on the first fault."""
     if not isinstance(raw, dict):
@@ -334,6 +420,7 @@ def parse_config(raw: Any) -> BotConfig:
     storage = _section(raw, "storage")
     replies = _section(raw, "replies")
     sharding = _section(raw, "sharding")
+    cache = _section(raw, "cache")
 
     return BotConfig(
         prefix=validate_prefix(*_get(raw, "", "prefix")),
@@ -357,6 +444,9 @@ def parse_config(raw: Any) -> BotConfig:
             auto_load=_bool(*_get(extensions, "extensions", "auto_load")),
             blacklist=_blacklist(_get(extensions, "extensions", "blacklist")[1]),
             directory=_text(*_get(extensions, "extensions", "directory")),
+            load_timeout=_bounded_seconds(
+                *_get(extensions, "extensions", "load_timeout"), maximum=LOAD_TIMEOUT_MAX
+            ),
         ),
         cooldowns=CooldownConfig(
             default_rate=_int(*_get(cooldowns, "cooldowns", "default_rate"), minimum=1),
@@ -368,6 +458,10 @@ def parse_config(raw: Any) -> BotConfig:
             gateway_url=_optional_url(*_get(discord_, "discord", "gateway_url"), ("ws://", "wss://")),
         ),
         cache_ttl=_positive_float(*_get(storage, "storage", "cache_ttl")),
-        replies=RepliesConfig(delete_after=_non_negative_float(*_get(replies, "replies", "delete_after"))),
+        replies=RepliesConfig(
+            delete_after=_non_negative_float(*_get(replies, "replies", "delete_after")),
+            retry_deadline=_retry_deadline(*_get(replies, "replies", "retry_deadline")),
+        ),
         sharding=ShardingConfig(shard_count=_shard_count(*_get(sharding, "sharding", "shard_count"))),
+        cache=_cache(cache),
     )

@@ -2,12 +2,14 @@
 
 The file is the operator's: a config that cannot be read or validated is reported and left exactly as
 it is (never "repaired" with defaults). Saves are atomic and durable and keep the previous version as
-``config.json.bak``.
+``config.json.bak``. Loading for a run removes the temporary files of saves that a crash interrupted
+(``.config.json.<8 random characters>.tmp``, not modified for an hour; see ``tui_bot.storage.tempfiles``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import logging
@@ -15,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from tui_bot.config.model import BotConfig, ConfigValueError, default_config, parse_config, unknown_keys
-from tui_bot.storage.durable import durable_write_bytes
+from tui_bot.storage.durable import durable_write_bytes, temp_name_pattern
+from tui_bot.storage.tempfiles import find_stale_temp_files, remove_files
 
 log = logging.getLogger("tui_bot.config")
 
@@ -47,17 +50,35 @@ def _parse_json(path: Path, data: bytes) -> Any:
         ) from None
 
 
+def remove_stale_config_temp_files(path: Path) -> list[Path]:
+    """Remove the leftovers of interrupted saves of ``path`` and of its ``.bak``; returns them. Blocking.
+
+    Only this file's own temporary names, in its folder, not modified for an hour.
+    """
+    names = (path.name, path.name + ".bak")
+    return remove_files(find_stale_temp_files(path.parent, [temp_name_pattern(name) for name in names]))
+
+
 class ConfigStore:
     """config.json on disk and its validated model. Get and set settings by dotted key."""
 
     def __init__(
-        self, path: Path, raw: dict[str, Any], model: BotConfig, warnings: list[str], *, created: bool = False
+        self,
+        path: Path,
+        raw: dict[str, Any],
+        model: BotConfig,
+        warnings: list[str],
+        *,
+        created: bool = False,
+        removed_temp_files: list[Path] | None = None,
     ) -> None:
         self.path = path
         self._raw = raw
         self.model = model
         self.warnings = warnings
         self.created = created
+        #: Leftovers of interrupted saves removed by :meth:`load` (logged by :meth:`log_load_notes`).
+        self.removed_temp_files = removed_temp_files or []
         self._save_lock = asyncio.Lock()
 
     @property
@@ -71,9 +92,16 @@ class ConfigStore:
 
         Blocking (small file, read once at start-up before the event loop is busy).
         Raises ConfigFileError with an operator-facing message; never writes to an existing file.
+        With ``create=False`` (a check only) nothing on disk is touched; otherwise stale temporary files
+        of interrupted saves are removed too.
         """
         path = Path(path)
         created = False
+        removed: list[Path] = []
+        if create:
+            # Tidying is best effort: reading the config reports a real problem with the folder.
+            with contextlib.suppress(OSError):
+                removed = remove_stale_config_temp_files(path)
         if not path.exists():
             if not create:
                 raise ConfigFileError(
@@ -98,12 +126,14 @@ class ConfigStore:
             raise ConfigFileError(f"{path}: {error} The file was left unchanged.") from None
 
         warnings = [f"unknown key in {path}: {key}; it is ignored" for key in unknown_keys(raw)]
-        return cls(path, raw, model, warnings, created=created)
+        return cls(path, raw, model, warnings, created=created, removed_temp_files=removed)
 
     def log_load_notes(self) -> None:
         """Log what loading found (called once logging is configured)."""
         if self.created:
             log.info("Generated %s with the default settings", self.path)
+        for leftover in self.removed_temp_files:
+            log.info("Removed a temporary file left by an interrupted save: %s", leftover)
         for warning in self.warnings:
             log.warning(warning)
 

@@ -12,11 +12,13 @@ from typing import Any
 import discord
 from discord.ext import commands
 
+from tui_bot.config.model import CacheConfig
 from tui_bot.config.store import ConfigStore
 from tui_bot.core.actions import BotActions
 from tui_bot.core.builtins import install_builtins
 from tui_bot.core.checks import allow_owners
-from tui_bot.core.cooldowns import apply_default_cooldown
+from tui_bot.core.context import TuiContext
+from tui_bot.core.cooldowns import install_cooldowns
 from tui_bot.core.errors import ErrorHandler
 from tui_bot.core.extensions import ExtensionManager
 from tui_bot.core.help import install_help
@@ -24,9 +26,10 @@ from tui_bot.core.lifecycle import DEFAULT_SHUTDOWN_TIMEOUT, Lifecycle
 from tui_bot.core.metrics import Metrics
 from tui_bot.core.permissions import PermissionRules, role_rule_check
 from tui_bot.core.presence import build_activity
+from tui_bot.core.redaction import install_http_redaction
 from tui_bot.core.tree import TuiTree
 from tui_bot.logs.setup import remove_old_logs
-from tui_bot.storage import AtomicFileHandler, Database, global_file_handler
+from tui_bot.storage import AtomicFileHandler, Database, DatabaseError, global_file_handler
 
 log = logging.getLogger("tui_bot.bot")
 
@@ -34,13 +37,41 @@ PRESENCE_REFRESH_SECONDS = 300.0
 LOG_CLEANUP_SECONDS = 3600.0
 
 
-def default_intents() -> discord.Intents:
-    """What the framework uses: guild messages with their content (prefix commands) and members
-    (permission rules need members' roles)."""
+def default_intents(cache: CacheConfig | None = None) -> discord.Intents:
+    """What the framework uses: guild messages with their content (prefix commands).
+
+    The privileged members intent only when config.json's ``cache.members`` is "all": role rules and
+    permission checks read the roles that arrive with each message and interaction, not a member cache.
+    """
     intents = discord.Intents.default()
     intents.message_content = True
-    intents.members = True
+    intents.members = cache is not None and cache.keeps_all_members
     return intents
+
+
+def cache_options(cache: CacheConfig, intents: discord.Intents) -> dict[str, Any]:
+    """discord.py's cache options for ``cache`` (config.json) under ``intents``.
+
+    Members are cached in full only when the config asks for it *and* the members intent is on (an
+    explicit ``intents=`` without it wins: discord.py could not keep the cache up to date). Members in
+    voice channels stay cached as discord.py does by default (``voice_states``): they are few.
+    """
+    keep_all = cache.keeps_all_members and intents.members
+    flags = discord.MemberCacheFlags.from_intents(intents)
+    flags.joined = keep_all
+    return {
+        "member_cache_flags": flags,
+        "chunk_guilds_at_startup": keep_all and cache.chunk_guilds_at_startup,
+        # discord.py reads max_messages=0 as its default of 1000; None is what disables the cache.
+        "max_messages": cache.max_messages or None,
+    }
+
+
+class _HandledInDispatch:
+    """Hides ``commands.Bot.on_message`` from discord.py's dispatch (see ``TuiBot.dispatch``)."""
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        raise AttributeError("TuiBot handles messages in dispatch(); use a listener for on_message")
 
 
 class TuiBot(commands.Bot):
@@ -79,22 +110,33 @@ class TuiBot(commands.Bot):
         shard_count = settings.sharding.shard_count
         if isinstance(shard_count, int):
             options.setdefault("shard_count", shard_count)  # "auto": discord.py asks Discord for the count
+        intents = intents or default_intents(settings.cache)
+        if settings.cache.keeps_all_members and not intents.members:
+            log.warning('cache.members is "all" but the intents given lack members: only a minimal cache')
+        for name, value in cache_options(settings.cache, intents).items():
+            options.setdefault(name, value)  # an explicit option (a test's, say) wins over config.json
         super().__init__(
             command_prefix=self._prefix_for,
-            intents=intents or default_intents(),
+            intents=intents,
             # Echoed user input must never ping anyone unless a command opts in.
             allowed_mentions=discord.AllowedMentions.none(),
             case_insensitive=True,
             tree_cls=options.pop("tree_cls", TuiTree),
             **options,
         )
+        install_http_redaction()  # no secret leaves in a message, embed or interaction reply
         self.db = database or Database(settings.database.path, backup_keep=settings.database.backup_keep)
         self.file_handler = file_handler or global_file_handler
         self.file_handler.cache_ttl = settings.cache_ttl
         self.guild_prefixes: dict[int, str] = {}
+        # prefix -> ([mention forms..., prefix], the same as a tuple for str.startswith)
+        self._prefix_cache: dict[str, tuple[list[str], tuple[str, ...]]] = {}
         self.permission_rules = PermissionRules(self.db, settings.command_permissions)
         self.extension_manager = ExtensionManager(
-            self, settings.extensions.directory, settings.extensions.blacklist
+            self,
+            settings.extensions.directory,
+            settings.extensions.blacklist,
+            load_timeout=settings.extensions.load_timeout,
         )
         self._background: list[asyncio.Task[None]] = []
         self.shutdown_timeout = shutdown_timeout
@@ -115,11 +157,23 @@ class TuiBot(commands.Bot):
             return self.guild_prefixes[guild_id]
         return self.config.model.prefix
 
+    def _prepared_prefixes(self, message: discord.Message) -> tuple[list[str], tuple[str, ...]]:
+        # Served from memory (the guild prefixes are loaded at start-up and updated on every change) as
+        # one prepared list per prefix: the mention forms plus the prefix, as discord.py's
+        # when_mentioned_or builds them, without rebuilding them for every message.
+        guild = message.guild
+        prefix = self.prefix_for_guild(guild.id if guild is not None else None)
+        prepared = self._prefix_cache.get(prefix)
+        if prepared is None:
+            listed = commands.when_mentioned_or(prefix)(self, message)
+            prepared = (listed, tuple(listed))
+            if self.user is not None:  # the mention forms need the bot's id
+                self._prefix_cache[prefix] = prepared
+        return prepared
+
     @staticmethod
-    async def _prefix_for(bot: TuiBot, message: discord.Message) -> list[str]:
-        # Served from memory: the cache is filled at start-up and updated on every change.
-        guild_id = message.guild.id if message.guild else None
-        return commands.when_mentioned_or(bot.prefix_for_guild(guild_id))(bot, message)
+    def _prefix_for(bot: TuiBot, message: discord.Message) -> list[str]:
+        return bot._prepared_prefixes(message)[0]
 
     async def set_guild_prefix(self, guild_id: int, prefix: str | None) -> None:
         """Store a guild's prefix (None restores the default) and update the cache."""
@@ -133,13 +187,35 @@ class TuiBot(commands.Bot):
 
     def add_command(self, command: commands.Command[Any, ..., Any], /) -> None:
         super().add_command(command)
-        apply_default_cooldown(command, self.config.model.cooldowns)
+        install_cooldowns(command, self.config.model.cooldowns)  # O(1) buckets, the config default
         allow_owners(command)  # bot owners pass has_permissions/has_role & co.
 
-    async def on_message(self, message: discord.Message) -> None:
-        self.metrics.message_seen()
-        if self.lifecycle.accepting:  # during shutdown new prefix commands are ignored
+    # discord.py schedules a task for ``on_message`` for every message, the bot's own echoes and plain
+    # chat included. The bot decides in ``dispatch`` instead, synchronously, whether a message can be a
+    # command at all (not from a bot, starts with a prefix in force) and only then starts a task for
+    # it. Listeners (``@commands.Cog.listener()``) and ``wait_for`` still see every message.
+    on_message = _HandledInDispatch()
+
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        if event_name == "message":
+            message: discord.Message = args[0]
+            self.metrics.message_seen()
+            if self.lifecycle.accepting and self._may_be_command(message):
+                asyncio.create_task(self._process_message(message))  # noqa: RUF006 - like discord.py's events
+        super().dispatch(event_name, *args, **kwargs)
+
+    def _may_be_command(self, message: discord.Message) -> bool:
+        if message.author.bot:
+            return False  # discord.py's process_commands ignores bots too
+        if self.command_prefix is not TuiBot._prefix_for:
+            return True  # an extension replaced the prefix: let discord.py decide
+        return message.content.startswith(self._prepared_prefixes(message)[1])
+
+    async def _process_message(self, message: discord.Message) -> None:
+        try:
             await self.process_commands(message)
+        except Exception:
+            await self.on_error("on_message", message)
 
     async def invoke(self, ctx: commands.Context, /) -> None:
         """Run a prefix command, tracked: latency, usage count, and the graceful shutdown waits for it."""
@@ -148,13 +224,24 @@ class TuiBot(commands.Bot):
             return
         if not self.lifecycle.accepting:
             return
-        async with self.lifecycle.track() as invocation:
-            invocation.name = ctx.command.qualified_name
+        lifecycle = self.lifecycle
+        name = ctx.command.qualified_name
+        started = lifecycle.begin()
+        ok = False
+        try:
             await super().invoke(ctx)
-            invocation.ok = not ctx.command_failed
+            ok = not ctx.command_failed
+        finally:
+            await lifecycle.end(started, name, ok)
 
     async def on_command_error(self, ctx: commands.Context, error: commands.CommandError, /) -> None:
         await self.error_handler.on_command_error(ctx, error)
+
+    async def get_context(
+        self, origin: discord.Message | discord.Interaction, /, *, cls: Any = TuiContext
+    ) -> Any:
+        """Every invocation gets a TuiContext: its replies arrive exactly once (core/context.py)."""
+        return await super().get_context(origin, cls=cls)
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -236,6 +323,13 @@ class TuiBot(commands.Bot):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._background.clear()
+        # The usage counts are saved before extension code runs again (a cog_unload that blocks for good
+        # would lose them); db.close() retries and reports a failure.
+        with contextlib.suppress(DatabaseError):
+            await self.db.flush_stats()
+        # Within a few seconds in all: discord.py's own unloading (in super().close()) has no time limit,
+        # and a hung cog_unload there would keep the database from being closed.
+        await self.extension_manager.unload_all()
         await super().close()
         await self.db.close(backup=True)
 

@@ -19,6 +19,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from tui_bot.core.cooldowns import first_refusal_in_window
 from tui_bot.core.permissions import MissingConfiguredRole, check_interaction
 from tui_bot.core.replies import send_interaction_reply, send_reply
 from tui_bot.core.responses import error_embed, warning_embed
@@ -225,6 +226,15 @@ class ErrorHandler:
         ):
             return  # the command's own handler answers
         name = command.qualified_name if command is not None else (ctx.invoked_with or "?")
+        if (
+            isinstance(error, commands.CommandOnCooldown)
+            and ctx.interaction is None
+            and not first_refusal_in_window(error)
+        ):
+            # One "slow down" per user and window: answering every spammed message would multiply the
+            # spam (and its deletes) under Discord's per-channel limits. Slash users are always answered,
+            # privately, since an interaction must be acknowledged.
+            return
         usage = None
         if command is not None:
             usage = f"{ctx.clean_prefix}{command.qualified_name} {command.signature}".strip()

@@ -4,6 +4,13 @@ Extensions are addressed by name only (``example``, or ``extensions.example``): 
 the name of a module or package in the extensions folder (paths, ``..``, dotted names reaching into
 other packages) is refused before discord.py ever imports it. One failing extension is recorded with
 its traceback and never stops the others or the bot.
+
+Extension code is contained: every load, unload and reload runs in its own task under a time limit
+(``extensions.load_timeout``). One that does not finish is cancelled; one that raises ``SystemExit`` or
+``KeyboardInterrupt`` (argparse at import does the former) is stopped before it reaches the event loop.
+Either way it is recorded as failed, whatever it had registered is removed, as discord.py does after a
+setup that raised, and the lock is released. Code that blocks the loop thread (``time.sleep`` in the
+module body) cannot be interrupted; :mod:`tui_bot.core.watchdog` names it in the log.
 """
 
 from __future__ import annotations
@@ -13,16 +20,21 @@ import enum
 import importlib
 import importlib.util
 import logging
+import math
 import re
 import sys
 import time
 import traceback
-from collections.abc import Callable
+import types
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from discord.ext import commands
+
+from tui_bot.config.model import ExtensionsConfig
+from tui_bot.core.watchdog import suspended_frames
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -30,6 +42,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("tui_bot.extensions")
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+DEFAULT_LOAD_TIMEOUT = ExtensionsConfig.load_timeout  # config.json's extensions.load_timeout when absent
+# How long cancelled extension code gets to run its own clean-up before it is left behind.
+CANCEL_GRACE_SECONDS = 2.0
+# At shutdown every extension is unloaded within this many seconds in all (see unload_all).
+SHUTDOWN_UNLOAD_SECONDS = 3.0
+LOAD_TIMEOUT_KEY = "extensions.load_timeout"
+SHUTDOWN_LIMIT = "the time extensions get to unload at shutdown"
 
 
 class ExtensionNameError(ValueError):
@@ -75,19 +95,108 @@ class ExtensionResult:
         return f"{self.action} {self.name} failed: {self.error}"
 
 
+class ExtensionTimeout(TimeoutError):
+    """An extension's load, unload or reload did not finish in time (``extensions.load_timeout``, or
+    at shutdown the time all extensions share to unload)."""
+
+    def __init__(self, name: str, action: str, seconds: float, limit: str = LOAD_TIMEOUT_KEY) -> None:
+        self.name = name
+        self.action = action
+        self.seconds = seconds
+        verb = {"load": "loading", "unload": "unloading", "reload": "reloading"}.get(action, action)
+        super().__init__(f"'{name}' did not finish {verb} within {seconds:g} s ({limit}) and was cancelled")
+
+
+class _Escaped(Exception):
+    """Carries a SystemExit or KeyboardInterrupt raised by extension code out of its task.
+
+    asyncio re-raises those two from the event loop itself when they escape a task, which would end the
+    bot; wrapped in an ordinary exception they are recorded like any other failure.
+    """
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(repr(original))
+        self.original = original
+
+
+async def _carry_process_exits(work: Awaitable[None]) -> None:
+    try:
+        await work
+    except (SystemExit, KeyboardInterrupt) as error:
+        raise _Escaped(error) from error
+
+
 def _root_cause(error: BaseException) -> BaseException:
     # discord.py wraps errors raised while importing or in setup() in ExtensionFailed; the operator
     # wants the original exception and its traceback.
-    if isinstance(error, commands.ExtensionFailed):
-        return error.original
-    return error
+    while True:
+        if isinstance(error, commands.ExtensionFailed | _Escaped):
+            error = error.original
+        else:
+            return error
+
+
+def _describe_error(cause: BaseException) -> str:
+    message = f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
+    if isinstance(cause, SystemExit | KeyboardInterrupt):
+        message += " (raised by the extension; it was stopped and the bot keeps running)"
+    return message
+
+
+def _is_submodule(parent: str, child: str) -> bool:
+    return parent == child or child.startswith(parent + ".")
+
+
+def _stack_of(task: asyncio.Task[Any]) -> str:
+    """Where a suspended task is waiting, innermost last, as a traceback shows it."""
+    frames = suspended_frames(task)[1:]  # without _carry_process_exits
+    if not frames:
+        return ""
+    summary = traceback.StackSummary.extract((frame, frame.f_lineno) for frame in frames)
+    return "Stuck at (most recent call last):\n" + "".join(summary.format())
+
+
+def _outcome(task: asyncio.Task[None]) -> BaseException | None:
+    """A finished task's exception (retrieving it), or None; a task that cancelled itself (the extension
+    raised CancelledError) counts as a failure, not as a cancellation of ours."""
+    if task.cancelled():
+        return asyncio.CancelledError("the extension's code raised CancelledError")
+    return task.exception()
+
+
+@dataclass
+class _Attempt:
+    """How one piece of extension code ended: ``error`` None means it finished."""
+
+    error: BaseException | None = None
+    timed_out: bool = False
+    stuck_at: str = ""
+    caller_cancelled: asyncio.CancelledError | None = None
+
+    @property
+    def contained(self) -> bool:
+        """Whether discord.py's own clean-up (which only runs for ``Exception``) was skipped."""
+        if self.timed_out or self.caller_cancelled is not None:
+            return True
+        return self.error is not None and not isinstance(_root_cause(self.error), Exception)
 
 
 class ExtensionManager:
     """Loads extensions from one folder into a bot, by name, and remembers each one's state."""
 
-    def __init__(self, bot: commands.Bot, directory: Path | str, blacklist: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        bot: commands.Bot,
+        directory: Path | str,
+        blacklist: Iterable[str] = (),
+        *,
+        load_timeout: float = DEFAULT_LOAD_TIMEOUT,
+    ) -> None:
+        if not math.isfinite(load_timeout) or load_timeout <= 0:
+            raise ValueError(f"load_timeout must be a number of seconds greater than 0, not {load_timeout!r}")
         self.bot = bot
+        # How long one load, unload or reload may take before it is cancelled (extensions.load_timeout).
+        self.load_timeout = load_timeout
         self.directory = Path(directory).resolve()
         self.package = self.directory.name
         if not _NAME.match(self.package):
@@ -98,6 +207,8 @@ class ExtensionManager:
         self.blacklist = {self._strip_package(name) for name in blacklist}
         self.states: dict[str, ExtensionState] = {}
         self._lock = asyncio.Lock()
+        # Extension code that ignored its cancellation, still running; kept referenced until it ends.
+        self.abandoned: set[asyncio.Task[None]] = set()
 
     # -- names ------------------------------------------------------------------------------
 
@@ -181,22 +292,153 @@ class ExtensionManager:
         """The recorded state of ``name`` (created on first use)."""
         return self.states.setdefault(name, ExtensionState(name))
 
-    async def _run(self, name: str, action: str, operation: Callable[[str], object]) -> ExtensionResult:
+    async def _attempt(
+        self,
+        work: Coroutine[Any, Any, None],
+        limit: float,
+        name: str,
+        action: str,
+        limit_name: str = LOAD_TIMEOUT_KEY,
+    ) -> _Attempt:
+        """Run extension code (a discord.py load, unload or reload) in its own task, for ``limit`` s at most.
+
+        Its own task, so that code ignoring cancellation can be left behind instead of holding the lock.
+        """
+        task = asyncio.create_task(_carry_process_exits(work), name=f"tui-bot:extension:{action}:{name}")
+        try:
+            await asyncio.wait({task}, timeout=limit)
+        except asyncio.CancelledError as cancelled:
+            # The caller is being cancelled (a command cancelled at shutdown): stop the extension code
+            # too; the caller cleans up, then lets the cancellation go on.
+            task.cancel()
+            await self._settle(task, name)
+            return _Attempt(error=cancelled, caller_cancelled=cancelled)
+        if task.done():
+            return _Attempt(error=_outcome(task))
+        stuck_at = _stack_of(task)
+        task.cancel()
+        await self._settle(task, name)
+        error = ExtensionTimeout(name, action, limit, limit_name)
+        return _Attempt(error=error, timed_out=True, stuck_at=stuck_at)
+
+    async def _settle(self, task: asyncio.Task[None], name: str) -> None:
+        """Give cancelled extension code a moment to end; code that ignores cancellation is left behind."""
+        await asyncio.wait({task}, timeout=CANCEL_GRACE_SECONDS)
+        if task.done():
+            _outcome(task)  # retrieved, so asyncio does not log "exception was never retrieved"
+            return
+        log.error(
+            "Extension %s ignores cancellation: its code is left running in the background (task %s)",
+            name,
+            task.get_name(),
+        )
+        self.abandoned.add(task)
+        task.add_done_callback(self._forget_abandoned)
+
+    def _forget_abandoned(self, task: asyncio.Task[None]) -> None:
+        self.abandoned.discard(task)
+        _outcome(task)
+
+    async def _clean_up_step(
+        self, work: Coroutine[Any, Any, None], name: str
+    ) -> asyncio.CancelledError | None:
+        attempt = await self._attempt(work, CANCEL_GRACE_SECONDS, name, "clean-up")
+        if attempt.error is not None and attempt.caller_cancelled is None:
+            log.warning(
+                "Extension %s: clean-up did not finish: %s", name, _describe_error(_root_cause(attempt.error))
+            )
+        return attempt.caller_cancelled
+
+    def _forget(self, key: str) -> None:
+        # discord.py pops these in _call_module_finalizers' ``finally``; when that clean-up itself was cut
+        # short, do it here. Bot.extensions is a read-only view of discord.py's own registry.
+        for module in [m for m in sys.modules if _is_submodule(key, m)]:
+            del sys.modules[module]
+        registry = getattr(self.bot, "_BotBase__extensions", None)
+        if isinstance(registry, dict):
+            registry.pop(key, None)
+
+    async def _clean_up(
+        self, name: str, action: str, previous: types.ModuleType | None, modules: dict[str, types.ModuleType]
+    ) -> tuple[str | None, asyncio.CancelledError | None]:
+        """After a timeout, a SystemExit or a cancellation: what discord.py does after a setup that raised
+        (it only does so for ``Exception``). The module's cogs, commands, listeners and app commands are
+        removed, its ``teardown`` runs, it is forgotten; a reload then puts the previous version back, as
+        discord.py's reload does. Returns a note on that rollback, and a cancellation of the caller."""
+        key = self.qualified(name)
+        registered = self.bot.extensions.get(key)
+        partial = registered if registered is not None else sys.modules.get(key)
+        cancelled = await self._clean_up_step(self.bot._remove_module_references(key), name)
+        if partial is not None and (registered is not None or partial is not previous):
+            cancelled = (
+                await self._clean_up_step(self.bot._call_module_finalizers(partial, key), name) or cancelled
+            )
+        self._forget(key)
+        if action != "reload" or previous is None or cancelled is not None:
+            return None, cancelled
+        note, again = await self._restore(name, previous, modules)
+        return note, cancelled or again
+
+    async def _restore(
+        self, name: str, previous: types.ModuleType, modules: dict[str, types.ModuleType]
+    ) -> tuple[str, asyncio.CancelledError | None]:
+        # discord.py's reload_extension on failure: the old module's setup runs again and the module is
+        # registered back under its name, in the registry that Bot.extensions is a view of.
+        key = self.qualified(name)
+        registry = getattr(self.bot, "_BotBase__extensions", None)
+        setup = getattr(previous, "setup", None)
+        if not isinstance(registry, dict) or setup is None:
+            return "the previous version could not be put back: the extension is unloaded", None
+        sys.modules.update(modules)
+        attempt = await self._attempt(setup(self.bot), self.load_timeout, name, "restore")
+        if attempt.error is None:
+            registry[key] = previous
+            return "the previous version was put back and keeps running", None
+        await self._clean_up_step(self.bot._remove_module_references(key), name)
+        self._forget(key)
+        why = _describe_error(_root_cause(attempt.error))
+        return f"putting the previous version back failed too ({why}): the extension is unloaded", (
+            attempt.caller_cancelled
+        )
+
+    async def _run(
+        self,
+        name: str,
+        action: str,
+        operation: Callable[[str], Coroutine[Any, Any, None]],
+        *,
+        limit: float | None = None,
+        limit_name: str = LOAD_TIMEOUT_KEY,
+    ) -> ExtensionResult:
         state = self.state(name)
+        key = self.qualified(name)
+        previous = self.bot.extensions.get(key)
+        # What discord.py's reload snapshots to roll back with; taken here too, for a rollback of our own.
+        modules = {m: mod for m, mod in sys.modules.items() if _is_submodule(key, m)} if previous else {}
         started = time.perf_counter()
         try:
             self._ensure_importable()
-            await operation(self.qualified(name))  # type: ignore[misc]
         except Exception as error:
-            cause = _root_cause(error)
-            seconds = time.perf_counter() - started
-            trace = "".join(traceback.format_exception(cause))
-            message = f"{type(cause).__name__}: {cause}"
-            state.last_error, state.traceback = message, trace
-            if action != "unload" and self.qualified(name) not in self.bot.extensions:
-                state.status = ExtensionStatus.FAILED
-            log.error("Extension %s: %s failed: %s\n%s", name, action, message, trace.rstrip())
-            return ExtensionResult(name, action, False, seconds, message, trace)
+            return self._failed(state, action, started, _Attempt(error=error))
+        attempt = await self._attempt(
+            operation(key), self.load_timeout if limit is None else limit, name, action, limit_name
+        )
+        cancelled = attempt.caller_cancelled
+        if cancelled is not None:
+            attempt.error = asyncio.CancelledError(f"the {action} was cancelled before it finished")
+        note = None
+        if attempt.contained:
+            note, again = await self._clean_up(name, action, previous, modules)
+            cancelled = cancelled or again
+        if attempt.error is None:
+            result = self._succeeded(state, action, started)
+        else:
+            result = self._failed(state, action, started, attempt, note)
+        if cancelled is not None:
+            raise cancelled
+        return result
+
+    def _succeeded(self, state: ExtensionState, action: str, started: float) -> ExtensionResult:
         seconds = time.perf_counter() - started
         if action == "unload":
             state.status = ExtensionStatus.UNLOADED
@@ -205,8 +447,25 @@ class ExtensionManager:
             state.load_seconds = seconds
             state.last_loaded_at = time.time()
             state.last_error = state.traceback = None
-        log.info("Extension %s: %s ok in %.0f ms", name, action, seconds * 1000)
-        return ExtensionResult(name, action, True, seconds)
+        log.info("Extension %s: %s ok in %.0f ms", state.name, action, seconds * 1000)
+        return ExtensionResult(state.name, action, True, seconds)
+
+    def _failed(
+        self, state: ExtensionState, action: str, started: float, attempt: _Attempt, note: str | None = None
+    ) -> ExtensionResult:
+        assert attempt.error is not None
+        seconds = time.perf_counter() - started
+        cause = _root_cause(attempt.error)
+        message = _describe_error(cause)
+        if note:
+            message += f"; {note}"
+        trace = attempt.stuck_at if attempt.timed_out else "".join(traceback.format_exception(cause))
+        state.last_error, state.traceback = message, trace or None
+        still_loaded = self.qualified(state.name) in self.bot.extensions
+        if not still_loaded and (action != "unload" or attempt.contained):
+            state.status = ExtensionStatus.FAILED
+        log.error("Extension %s: %s failed: %s\n%s", state.name, action, message, trace.rstrip())
+        return ExtensionResult(state.name, action, False, seconds, message, trace or None)
 
     async def load(self, name: str) -> ExtensionResult:
         """Load one extension by name. Raises ExtensionNameError for names outside the folder."""
@@ -224,6 +483,36 @@ class ExtensionManager:
                 return ExtensionResult(bare, "unload", False, 0.0, f"{bare} is not loaded")
             return await self._run(bare, "unload", self.bot.unload_extension)
 
+    async def unload_all(self, budget: float = SHUTDOWN_UNLOAD_SECONDS) -> list[ExtensionResult]:
+        """Unload every loaded extension of the folder within ``budget`` seconds in all.
+
+        The bot's ``close()`` calls this before discord.py's own unloading, which has no time limit: a
+        hung ``cog_unload`` or ``teardown`` then costs the shutdown at most ``budget`` seconds.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + budget
+        try:
+            async with asyncio.timeout(budget):
+                await self._lock.acquire()
+        except TimeoutError:
+            log.warning(
+                "Shutdown: an extension action still runs after %g s; not unloading extensions", budget
+            )
+            return []
+        try:
+            prefix = self.package + "."
+            names = [key[len(prefix) :] for key in self.bot.extensions if key.startswith(prefix)]
+            results = []
+            for name in reversed(names):  # the last loaded first, as they may build on earlier ones
+                remaining = max(deadline - loop.time(), 0.1)
+                unload = self.bot.unload_extension
+                results.append(
+                    await self._run(name, "unload", unload, limit=remaining, limit_name=SHUTDOWN_LIMIT)
+                )
+            return results
+        finally:
+            self._lock.release()
+
     def _drop_bytecode(self, name: str) -> None:
         # CPython validates a .pyc by the source's mtime (whole seconds) and size: an edit within the
         # same second that keeps the size would reload the stale code. Recompiling is cheap.
@@ -238,7 +527,7 @@ class ExtensionManager:
 
     async def reload(self, name: str) -> ExtensionResult:
         """Reload one extension; if it is not loaded, load it. A failed reload keeps the old version
-        running (discord.py rolls back to the previous module)."""
+        running (discord.py rolls back to the previous module; after a timeout, so does the manager)."""
         bare = self.resolve(name)
         await asyncio.to_thread(self._drop_bytecode, bare)
         async with self._lock:

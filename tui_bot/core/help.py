@@ -17,7 +17,6 @@ from discord import app_commands
 from discord.ext import commands
 
 from tui_bot.core.checks import identify_check
-from tui_bot.core.cooldowns import own_cooldowns
 from tui_bot.core.errors import permission_names
 from tui_bot.core.help_views import HelpMenu, build_categories, usage, viewer_can_run
 from tui_bot.core.replies import send_reply
@@ -179,7 +178,6 @@ class Help(commands.Cog):
 
     def __init__(self, bot: commands.Bot, *, menu_timeout: float | None = DEFAULT_MENU_TIMEOUT) -> None:
         self.bot = bot
-        own_cooldowns(self)  # not the previous bot's cooldowns when restarted in one process
         # Seconds without a click before a menu is disabled; None keeps menus alive until a restart.
         self.menu_timeout = menu_timeout
 

@@ -39,40 +39,56 @@ class Lifecycle:
         self.bot = bot
         self.accepting = True
         self.running = 0
+        # time.monotonic() at which shutdown stops waiting for running commands (None: not shutting down).
+        self.drain_deadline: float | None = None
         self._tasks: dict[asyncio.Task[Any], int] = {}  # task -> invocations it is running (nesting)
         self._idle = asyncio.Event()
         self._idle.set()
+
+    def begin(self) -> float:
+        """Count an invocation as running (from the current task); returns its start time for :meth:`end`.
+
+        ``begin``/``end`` are the allocation-free form of :meth:`track` for the per-command path.
+        """
+        task = asyncio.current_task()
+        if task is not None:
+            tasks = self._tasks
+            tasks[task] = tasks.get(task, 0) + 1
+        self.running += 1
+        self._idle.clear()
+        return time.perf_counter()
+
+    async def end(self, started: float, name: str | None, ok: bool) -> None:
+        """The invocation begun at ``started`` ended: record its latency and, if ``ok``, its use."""
+        seconds = time.perf_counter() - started
+        try:
+            if name is not None:
+                metrics = getattr(self.bot, "metrics", None)
+                if metrics is not None:
+                    metrics.command_finished(name, seconds)
+                if ok:
+                    await self.bot.db.increment_command_usage(name)
+        finally:
+            self.running -= 1
+            task = asyncio.current_task()
+            if task is not None:
+                count = self._tasks.get(task, 0)
+                if count <= 1:
+                    self._tasks.pop(task, None)
+                else:
+                    self._tasks[task] = count - 1
+            if self.running == 0:
+                self._idle.set()
 
     @contextlib.asynccontextmanager
     async def track(self) -> AsyncIterator[Invocation]:
         """Count an invocation as running; on exit record its latency and, if ``ok``, its use."""
         invocation = Invocation()
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks[task] = self._tasks.get(task, 0) + 1
-        self.running += 1
-        self._idle.clear()
-        started = time.perf_counter()
+        started = self.begin()
         try:
             yield invocation
         finally:
-            seconds = time.perf_counter() - started
-            try:
-                if invocation.name is not None:
-                    metrics = getattr(self.bot, "metrics", None)
-                    if metrics is not None:
-                        metrics.command_finished(invocation.name, seconds)
-                    if invocation.ok:
-                        await self.bot.db.increment_command_usage(invocation.name)
-            finally:
-                self.running -= 1
-                if task is not None:
-                    if self._tasks[task] == 1:
-                        del self._tasks[task]
-                    else:
-                        self._tasks[task] -= 1
-                if self.running == 0:
-                    self._idle.set()
+            await self.end(started, invocation.name, invocation.ok)
 
     def stop_accepting(self) -> None:
         """From now on new commands are ignored (prefix) or answered "shutting down" (interactions)."""
@@ -91,6 +107,7 @@ class Lifecycle:
         closed connection and database).
         """
         self.stop_accepting()
+        self.drain_deadline = time.monotonic() + timeout
         if self.running:
             log.info("Shutting down: waiting up to %.0f s for %d running command(s)", timeout, self.running)
             left = await self.drain(timeout)

@@ -72,6 +72,7 @@ class Metrics:
         self.messages_seen = 0
         self.commands_processed = 0
         self.error_count = 0
+        self.replies_failed = 0
         self._uses: dict[str, int] = {}
         self._timings: dict[str, CommandTiming] = {}
         self._per_minute = [0] * MINUTES
@@ -86,6 +87,10 @@ class Metrics:
     def record_error(self) -> None:
         """A command error reached the error handler (refusals included)."""
         self.error_count += 1
+
+    def reply_failed(self) -> None:
+        """A command's reply was given up after transient REST failures (see core/context.py)."""
+        self.replies_failed += 1
 
     def command_finished(self, name: str, seconds: float) -> None:
         """A command invocation (prefix or slash, successful or not) ended after ``seconds``."""
@@ -137,6 +142,7 @@ class Metrics:
             "commands_processed": self.commands_processed,
             "messages_seen": self.messages_seen,
             "error_count": self.error_count,
+            "replies_failed": self.replies_failed,
             "top_commands": self.top_commands(),
             "latency": {name: timing.summary() for name, timing in sorted(self._timings.items())},
             "gateway_latency_ms": self.gateway_latency_ms(),

@@ -99,6 +99,8 @@ class PermissionRules:
         A subcommand (``"config prefix"``) without a rule of its own follows its parent's (``"config"``).
         """
         own_rules = await self.guild_rules(guild_id)
+        if not own_rules and not self.defaults:
+            return "none", None  # the common case, on every command: no rule anywhere
         parts = command_name.lower().split()
         while parts:
             name = " ".join(parts)
@@ -153,6 +155,27 @@ class PermissionRules:
         return names
 
 
+async def resolve_member(guild: discord.Guild, user: discord.abc.User) -> discord.Member | None:
+    """``user`` as a member of ``guild``: the object itself, the cache, else one REST fetch.
+
+    Messages and interactions bring their author's member (with roles), so the fetch only happens for a
+    bare ``discord.User`` whose member discord.py does not cache (the default ``cache.members``). None
+    when they are not in the guild or Discord cannot be asked.
+    """
+    if isinstance(user, discord.Member) and user.guild.id == guild.id:
+        return user
+    cached = guild.get_member(user.id)
+    if cached is not None:
+        return cached
+    try:
+        return await guild.fetch_member(user.id)
+    except discord.NotFound:
+        return None
+    except (discord.HTTPException, ConnectionError) as error:
+        log.warning("Could not fetch member %s of guild %s: %s", user.id, guild.id, error)
+        return None
+
+
 async def check_role_rules(bot: Any, user: discord.abc.User, guild: discord.Guild | None, name: str) -> None:
     """Bot owner, then guild owner, then the guild's role rules for command ``name``.
 
@@ -160,10 +183,13 @@ async def check_role_rules(bot: Any, user: discord.abc.User, guild: discord.Guil
     """
     if guild is None or await bot.is_owner(user) or guild.owner_id == user.id:
         return
-    member = user if isinstance(user, discord.Member) else guild.get_member(user.id)
     rules: PermissionRules = bot.permission_rules
     refs = await rules.required_roles(guild, name)
-    if refs is None or (member is not None and rules.member_has_any(member, refs)):
+    if refs is None:
+        return
+    # Only now, with a rule to apply, is the member's role list needed (fetched if not at hand).
+    member = await resolve_member(guild, user)
+    if member is not None and rules.member_has_any(member, refs):
         return
     raise MissingConfiguredRole(name, rules.describe(guild, refs))
 
@@ -290,7 +316,9 @@ async def ensure_can_use(
     chain = _command_chain(resolved)
     probe = _Probe(bot, user, guild, channel, resolved)
     if guild is not None and not isinstance(user, discord.Member):
-        probe.author = probe.user = guild.get_member(user.id) or user
+        # Permission checks need the member's roles; callers asking about many commands (the help
+        # menu) pass the member they already have, so this fetch is once per question at most.
+        probe.author = probe.user = await resolve_member(guild, user) or user
 
     # Everyone, owners included: disabled commands and where the command may run.
     for part in chain:

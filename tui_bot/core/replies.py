@@ -3,7 +3,9 @@
 One helper decides the things every reply has to get right: prefix replies that report a success or
 an error clean themselves up after ``replies.delete_after`` seconds (config.json, default 10, 0 =
 never); in a slash invocation errors are ephemeral (only the invoker sees them); and no reply ever
-pings anyone, including an ``@everyone`` echoed back from user input.
+pings anyone, including an ``@everyone`` echoed back from user input. Replies survive REST faults:
+``ctx.send`` is ``TuiContext.send`` (core/context.py: a nonce, retries until ``replies.retry_deadline``),
+and raw interaction replies are retried when that cannot duplicate them (core/retries.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from typing import Any, Literal
 
 import discord
 from discord.ext import commands
+
+from tui_bot.core.context import TuiContext
+from tui_bot.core.retries import deliver, is_transient, unless_never_processed
 
 log = logging.getLogger("tui_bot.replies")
 
@@ -49,7 +54,8 @@ async def send_reply(
     - Never pings: mentions in ``content`` are shown but not notified.
 
     A refusal from Discord (missing permission to send, deleted channel) is logged, not raised, so an
-    error handler replying about one failure cannot fail again.
+    error handler replying about one failure cannot fail again; so is a reply lost to REST faults
+    after its retries (already logged at ERROR by ``TuiContext``).
     """
     if ctx.interaction is not None:
         private = (kind == "error") if ephemeral is None else ephemeral
@@ -66,9 +72,11 @@ async def send_reply(
             delete_after=delete_after,
             allowed_mentions=NO_MENTIONS,
         )
-    except discord.HTTPException as error:
-        where = getattr(ctx.channel, "id", "?")
-        log.warning("Could not reply in channel %s: %s", where, error)
+    except Exception as error:
+        if not (isinstance(error, discord.HTTPException) or is_transient(error)):
+            raise
+        if not (isinstance(ctx, TuiContext) and is_transient(error)):  # else reported already
+            log.warning("Could not reply in channel %s: %s", getattr(ctx.channel, "id", "?"), error)
         return None
 
 
@@ -85,6 +93,8 @@ async def send_interaction_reply(
 
     Errors are ephemeral by default. Answers the interaction if it is not answered yet, else sends a
     follow-up. Returns whether Discord accepted the reply (an expired interaction cannot be answered).
+    A 429 or a connection that could not be made is retried until ``replies.retry_deadline``; other
+    transient failures are not (the reply has no nonce: it may have arrived) and are logged at ERROR.
     """
     private = (kind == "error") if ephemeral is None else ephemeral
     kwargs: dict[str, Any] = {"ephemeral": private, "allowed_mentions": NO_MENTIONS}
@@ -94,12 +104,25 @@ async def send_interaction_reply(
         kwargs["embed"] = embed
     if view is not None:
         kwargs["view"] = view
-    try:
+
+    async def attempt() -> None:
         if interaction.response.is_done():
             await interaction.followup.send(**kwargs)
         else:
             await interaction.response.send_message(**kwargs)
-    except discord.HTTPException as error:
+
+    try:
+        await deliver(
+            attempt,
+            bot=interaction.client,
+            where=f"to interaction {interaction.id}",
+            refuse_repeat=unless_never_processed,
+        )
+    except Exception as error:
+        if is_transient(error):
+            return False  # deliver() logged it at ERROR and counted it
+        if not isinstance(error, discord.HTTPException):
+            raise
         log.warning("Could not answer interaction %s: %s", interaction.id, error)
         return False
     return True

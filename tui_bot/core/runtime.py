@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from typing import TYPE_CHECKING
 
 import discord
@@ -16,8 +15,11 @@ import discord
 from tui_bot import exit_codes
 from tui_bot.config.env import Secrets
 from tui_bot.config.store import ConfigStore
+from tui_bot.core import shutdown
 from tui_bot.core.bot import TuiBot, create_bot
 from tui_bot.core.endpoints import EndpointError, apply_endpoints, restore_endpoints
+from tui_bot.core.lifecycle import DEFAULT_SHUTDOWN_TIMEOUT
+from tui_bot.core.watchdog import BlockSite, LoopWatchdog, site_in_frames, suspended_frames
 from tui_bot.storage import DatabaseError
 
 if TYPE_CHECKING:
@@ -39,6 +41,10 @@ class BotRuntime:
         self._running = False
         # Set once the bot exists (or run() has ended), so that stop() never races its creation.
         self._bot_created = asyncio.Event()
+        self._watchdog: LoopWatchdog | None = None
+        self._closing: asyncio.Task[None] | None = None  # the bot's close(), begun by stop()
+        self._close_by = 0.0  # loop time after which stop() stops waiting for it
+        self.close_cut_short = False  # whether stop() gave up waiting for the close
 
     async def _start_sandbox(self) -> tuple[str, set[int]]:
         from tui_bot.sandbox import Sandbox, demo_world
@@ -74,11 +80,15 @@ class BotRuntime:
                     gateway_url or "(Discord)",
                 )
             self.bot = create_bot(self.config, owner_ids=owners)
+            self._watch_the_loop(self.bot)
             if self.sandbox is not None:
                 self.bot.add_listener(self._sync_sandbox_commands, "on_ready")
             self._bot_created.set()
             async with self.bot:
                 await self.bot.start(token)
+            # start() returns as soon as a close() begun elsewhere (stop()) has disconnected; wait for
+            # that close to save the database, so run() ends after it and its exit code counts.
+            await self.bot.close()
         except EndpointError as error:
             log.error("%s", error)
             self.exit_code = exit_codes.CONFIG_ERROR
@@ -89,9 +99,12 @@ class BotRuntime:
             )
             self.exit_code = exit_codes.CONFIG_ERROR
         except discord.PrivilegedIntentsRequired:
+            # The members intent is only asked for when config.json's cache.members is "all".
+            members = self.bot is not None and self.bot.intents.members
             log.error(
-                "Discord refused the privileged intents. Enable 'Message Content Intent' and 'Server "
-                "Members Intent' in the Developer Portal (your application > Bot)."
+                "Discord refused the privileged intents. Enable 'Message Content Intent'%s in the "
+                "Developer Portal (your application > Bot).",
+                " and 'Server Members Intent' (config.json's cache.members is \"all\")" if members else "",
             )
             self.exit_code = exit_codes.CONFIG_ERROR
         except DatabaseError as error:
@@ -102,6 +115,8 @@ class BotRuntime:
             self.exit_code = exit_codes.CRITICAL
         finally:
             self._bot_created.set()
+            if self._watchdog is not None:
+                self._watchdog.stop()
             if self.sandbox is not None:
                 await self.sandbox.stop()
             if previous is not None:
@@ -115,30 +130,181 @@ class BotRuntime:
             result = await self.bot.actions.sync()
             log.info("Sandbox: %s", result.describe())
 
+    def _watch_the_loop(self, bot: TuiBot) -> None:
+        manager = bot.extension_manager
+        self._watchdog = LoopWatchdog(manager.directory, manager.name_for_path)
+        self._watchdog.start()
+        deadline = shutdown.process_deadline()
+        if deadline is not None:
+            deadline.reporters.append(self._unfinished)
+
+    def shutdown_bound(self) -> float:
+        """Seconds from a shutdown request until the process is ended regardless: the drain time
+        (``shutdown_timeout``) plus :data:`shutdown.PROCESS_GRACE_SECONDS`."""
+        drain = self.bot.shutdown_timeout if self.bot is not None else DEFAULT_SHUTDOWN_TIMEOUT
+        return drain + shutdown.PROCESS_GRACE_SECONDS
+
+    def _closing_site(self) -> BlockSite | None:
+        if self._closing is None or self._closing.done() or self.bot is None:
+            return None
+        manager = self.bot.extension_manager
+        frames = suspended_frames(self._closing)[::-1]
+        return site_in_frames(frames, manager.directory, manager.name_for_path)
+
+    def _unfinished(self) -> list[str]:
+        # For the process deadline and a second signal (another thread, or a signal handler): reads only.
+        lines = []
+        site = self._closing_site()
+        if site is not None and site.extension is not None:
+            lines.append(f"the bot's close is waiting at {site.describe()}")
+        blocked = self._watchdog.site_now() if self._watchdog is not None else None
+        if blocked is not None and blocked.extension is not None:
+            lines.append(f"the event loop is at {blocked.describe()}")
+        if self.bot is not None and self.bot.db.connected:
+            lines.append(
+                "not saved: the shutdown backup, and any command usage counts not yet written "
+                "(the database was not closed)"
+            )
+        return lines
+
     async def stop(self) -> None:
-        """Close the bot (stats flushed, database backed up); ``run()`` then returns."""
+        """Close the bot (stats flushed, database backed up); ``run()`` then returns.
+
+        Bounded: once ``shutdown_timeout`` + :data:`shutdown.CLOSE_GRACE_SECONDS` have passed (a hung
+        extension), the usage counts are saved if the database still answers, what could not be saved is
+        logged, the exit code becomes 124, and stop() returns without waiting any longer.
+        """
         if not self._running:
             return
+        shutdown.arm_process_deadline(self.shutdown_bound(), "the shutdown")
         await self._bot_created.wait()
-        if self.bot is not None and not self.bot.is_closed():
+        bot = self.bot
+        if bot is None:
+            return
+        loop = asyncio.get_running_loop()
+        if self._closing is None:
+            if bot.is_closed():
+                return
             log.info("Shutting down")
-            await self.bot.close()
+            self._close_by = loop.time() + bot.shutdown_timeout + shutdown.CLOSE_GRACE_SECONDS
+            self._closing = asyncio.create_task(self._close(bot), name="tui-bot:close")
+        await asyncio.wait({self._closing}, timeout=max(self._close_by - loop.time(), 0))
+        if not self._closing.done() and not self.close_cut_short:
+            self.close_cut_short = True
+            await self._cut_close_short(bot)
+
+    async def _close(self, bot: TuiBot) -> None:
+        try:
+            await bot.close()
+        except DatabaseError as error:
+            # Says what was not saved (usage counts, the shutdown backup); logged so it is redacted and
+            # kept in permanent.log, and the process still exits, with 1.
+            log.error("Shutdown: %s", error)
+            self.exit_code = exit_codes.CRITICAL
+        except (Exception, SystemExit, KeyboardInterrupt):
+            # In a task, SystemExit would be re-raised out of the event loop: the shutdown must go on.
+            log.critical("Closing the bot failed", exc_info=True)
+            self.exit_code = exit_codes.CRITICAL
+
+    async def _cut_close_short(self, bot: TuiBot) -> None:
+        site = self._closing_site()
+        log.error(
+            "The bot did not close within %.0f s%s; not waiting for it any longer (exit code %d)",
+            bot.shutdown_timeout + shutdown.CLOSE_GRACE_SECONDS,
+            f" (waiting at {site.describe()})" if site is not None else "",
+            exit_codes.SHUTDOWN_FORCED,
+        )
+        self.exit_code = exit_codes.SHUTDOWN_FORCED
+        if not bot.db.connected:
+            return
+        try:
+            async with asyncio.timeout(shutdown.LEFTOVER_TASK_GRACE_SECONDS * 2):
+                await bot.db.close(backup=False)  # writes the pending usage counts
+        except TimeoutError:
+            log.error(
+                "Shutdown: not saved: the command usage counts not yet written (the database did not "
+                "answer in time) and the shutdown backup"
+            )
+        except DatabaseError as error:
+            log.error("Shutdown: not saved: %s Nor the shutdown backup.", error)
+        else:
+            log.warning("Shutdown: the command usage counts were saved; not saved: the shutdown backup")
 
 
 async def run_headless(runtime: BotRuntime) -> int:
-    """Run with SIGINT/SIGTERM handled as a clean shutdown (for servers and systemd)."""
+    """Run with SIGINT/SIGTERM handled as a clean shutdown (for servers and systemd).
+
+    The shutdown is bounded (see :mod:`tui_bot.core.shutdown`): a second signal ends the process at once
+    (exit code 128 + the signal number), and tasks left behind that ignore cancellation do not keep it
+    alive.
+    """
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        # Windows has no add_signal_handler; Ctrl+C still raises KeyboardInterrupt there.
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop_requested.set)
-    run_task = asyncio.create_task(runtime.run(), name="tui-bot:run")
-    signal_task = asyncio.create_task(stop_requested.wait(), name="tui-bot:signals")
-    await asyncio.wait({run_task, signal_task}, return_when=asyncio.FIRST_COMPLETED)
-    if signal_task.done():
-        log.info("Signal received: closing the bot")
-        await runtime.stop()
-    else:
-        signal_task.cancel()
-    return await run_task
+    signals = shutdown.StopSignals(loop, lambda _name: stop_requested.set(), runtime.shutdown_bound)
+    signals.install()
+    try:
+        run_task = asyncio.create_task(runtime.run(), name="tui-bot:run")
+        signal_task = asyncio.create_task(stop_requested.wait(), name="tui-bot:signals")
+        await asyncio.wait({run_task, signal_task}, return_when=asyncio.FIRST_COMPLETED)
+        if signal_task.done():
+            log.info("%s received: closing the bot", signals.received or "Signal")
+            await runtime.stop()
+        else:
+            signal_task.cancel()
+        code = await _run_result(run_task, runtime)
+        # What follows is the event loop's own clean-up (cancelling tasks, joining executor threads).
+        shutdown.arm_process_deadline(shutdown.TEARDOWN_GRACE_SECONDS, "the event loop's clean-up")
+        await _end_leftover_tasks(runtime, code)
+        return code
+    finally:
+        signals.restore()
+
+
+async def _run_result(run_task: asyncio.Task[int], runtime: BotRuntime) -> int:
+    """The run's exit code once it has ended. After a close cut short, run() may never end on its own
+    (it waits for that close): it is cancelled."""
+    grace = shutdown.LEFTOVER_TASK_GRACE_SECONDS if runtime.close_cut_short else shutdown.CLOSE_GRACE_SECONDS
+    await asyncio.wait({run_task}, timeout=grace)
+    for _ in range(3):  # each cancel interrupts one await; run() awaits a few things on its way out
+        if run_task.done():
+            break
+        run_task.cancel()
+        await asyncio.wait({run_task}, timeout=shutdown.LEFTOVER_TASK_GRACE_SECONDS)
+    if run_task.done() and not run_task.cancelled():
+        return run_task.result()
+    log.error("The bot's run did not end by itself and was cancelled")
+    if runtime.exit_code == exit_codes.OK:
+        runtime.exit_code = exit_codes.SHUTDOWN_FORCED
+    return runtime.exit_code
+
+
+async def _end_leftover_tasks(runtime: BotRuntime, code: int) -> None:
+    """Cancel the tasks still running, as asyncio.run() does next, but without waiting for ever for
+    those that ignore cancellation (an extension's): they are named and the process ends."""
+    current = asyncio.current_task()
+    tasks = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
+    if not tasks:
+        return
+    for task in tasks:
+        task.cancel()
+    await asyncio.wait(tasks, timeout=shutdown.LEFTOVER_TASK_GRACE_SECONDS)
+    stuck = [task for task in tasks if not task.done()]
+    if not stuck:
+        return
+    names = []
+    for task in stuck:
+        site = None
+        if runtime.bot is not None:
+            manager = runtime.bot.extension_manager
+            site = site_in_frames(suspended_frames(task)[::-1], manager.directory, manager.name_for_path)
+        names.append(f"{task.get_name()!r}" + (f" at {site.describe()}" if site is not None else ""))
+    log.warning(
+        "Task(s) still running after the shutdown ignore cancellation: %s; ending the process without them",
+        ", ".join(names),
+    )
+    # The loop's own worker threads are not the extensions' threads: end them before naming what is left.
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(shutdown.LEFTOVER_TASK_GRACE_SECONDS):
+            await asyncio.get_running_loop().shutdown_default_executor()
+    shutdown.report_leftover_threads()
+    shutdown.hard_exit(code)

@@ -6,6 +6,7 @@ rule check included), so the tree applies the framework's role rules only to pur
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -15,6 +16,7 @@ from discord.ext import commands
 from discord.utils import MISSING
 
 from tui_bot.core.checks import allow_owners
+from tui_bot.core.cooldowns import install_app_cooldowns
 from tui_bot.core.errors import RefusedByRules
 from tui_bot.core.permissions import check_role_rules
 from tui_bot.core.replies import send_interaction_reply
@@ -42,6 +44,7 @@ class TuiTree(app_commands.CommandTree):
     ) -> None:
         super().add_command(command, guild=guild, guilds=guilds, override=override)
         allow_owners(command)  # bot owners pass app_commands.checks.has_permissions & co.
+        install_app_cooldowns(command)  # O(1) bucket tables, not discord.py's scan of every bucket
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         bot = self.client
@@ -77,12 +80,20 @@ class TuiTree(app_commands.CommandTree):
         ):
             await super()._call(interaction)
             return
-        async with lifecycle.track() as invocation:
-            invocation.name = getattr(interaction.command, "qualified_name", None)
+        name = getattr(interaction.command, "qualified_name", None)
+        started = lifecycle.begin()
+        ok = False
+        try:
             # An error raised here (a refusal by interaction_check) is dispatched by discord.py after
             # this returns, so the invocation stays "not ok" unless _call returns normally.
             await super()._call(interaction)
-            invocation.ok = not interaction.command_failed
+            ok = not interaction.command_failed
+        except asyncio.CancelledError:
+            # Cancelled by the shutdown after its drain: if the user already had the answer, it was a use.
+            ok = interaction.response.is_done() and not interaction.command_failed
+            raise
+        finally:
+            await lifecycle.end(started, name, ok)
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError, /

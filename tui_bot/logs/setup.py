@@ -1,8 +1,10 @@
 """Log handlers: ``permanent.log`` (rotating), ``current_run.log`` (this run) and, headless, stdout.
 
 Records go through a ``QueueHandler`` and are written by a ``QueueListener`` thread, so neither the
-event loop nor discord.py's heartbeat thread ever waits on disk. Every handler carries the secret
-redactor, so the token cannot reach a file, the terminal or the console.
+event loop nor discord.py's heartbeat thread ever waits on disk. Every handler carries the process's
+secret redactor, so the token cannot reach a file, the terminal or the console; warnings are logged
+(``py.warnings``) and so redacted too. :func:`install_redaction_boundary` then closes the other ways
+out of the process: stdout, stderr and uncaught exceptions.
 """
 
 from __future__ import annotations
@@ -11,13 +13,16 @@ import logging
 import logging.handlers
 import queue
 import sys
+import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from tui_bot.config.model import LoggingConfig
-from tui_bot.logs.redaction import SecretRedactor
+from tui_bot.logs.redaction import PROCESS_REDACTOR, SecretRedactor
+from tui_bot.logs.streams import install_redacting_streams
 
 LOG_FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
 PERMANENT_LOG = "permanent.log"
@@ -51,6 +56,7 @@ class LoggingSession:
             self.listener.stop()
             for handler in self.handlers:
                 handler.close()
+            logging.captureWarnings(False)
 
 
 def configure_logging(
@@ -63,11 +69,13 @@ def configure_logging(
     """Install the run's handlers on the root logger.
 
     ``stream``: also log there (headless mode passes stdout). ``extra_handlers``: e.g. the console's
-    log pane. Creates the log folder. Level and rotation come from ``config``.
+    log pane. ``secrets`` are added to :data:`PROCESS_REDACTOR`, which filters every handler.
+    Creates the log folder. Level and rotation come from ``config``.
     """
     directory = Path(config.directory)
     directory.mkdir(parents=True, exist_ok=True)
-    redactor = SecretRedactor(s for s in (secrets or []) if s)
+    redactor = PROCESS_REDACTOR
+    redactor.add_secrets(secrets or [])
     formatter = logging.Formatter(LOG_FORMAT)
 
     permanent = logging.handlers.RotatingFileHandler(
@@ -95,19 +103,31 @@ def configure_logging(
     root.setLevel(config.level)
     root.addHandler(queue_handler)
     listener.start()
+    # warnings.warn() from an extension becomes a WARNING record: redacted, and in the files and the pane.
+    logging.captureWarnings(True)
     # discord.py's HTTP logger prints every request at DEBUG; keep it at INFO unless asked for.
     if config.level != "DEBUG":
         logging.getLogger("discord.http").setLevel(logging.INFO)
     return LoggingSession(directory, redactor, queue_handler, listener, handlers)
 
 
-def install_exception_hooks(redactor: SecretRedactor) -> None:
-    """Route uncaught exceptions (main thread and others) through logging, so they are redacted too."""
+def install_redaction_boundary(
+    secrets: Iterable[str | None] = (), redactor: SecretRedactor = PROCESS_REDACTOR
+) -> None:
+    """At start-up (headless and console): everything else that leaves the process is redacted too.
+
+    ``secrets`` (the token, .env secrets) join the redactor; ``sys.stdout``/``sys.stderr`` are wrapped
+    with a redacting stream (``print()`` from an extension); uncaught exceptions of the main thread and
+    of other threads are logged, so they reach the files and the terminal redacted. asyncio's default
+    exception handler logs to ``asyncio`` and needs nothing more.
+    """
+    redactor.add_secrets(secrets)
+    install_redacting_streams(redactor)
     log = logging.getLogger("tui_bot")
 
     def _hook(exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
         if issubclass(exc_type, KeyboardInterrupt):
-            sys.__excepthook__(exc_type, exc, tb)
+            sys.__excepthook__(exc_type, exc, tb)  # writes to sys.stderr: the redacting stream
             return
         log.critical("Uncaught exception", exc_info=(exc_type, exc, tb))
 
@@ -119,8 +139,6 @@ def install_exception_hooks(redactor: SecretRedactor) -> None:
         )
 
     sys.excepthook = _hook
-    import threading
-
     threading.excepthook = _thread_hook
 
 

@@ -47,8 +47,10 @@ Forwarded to the Sandbox's other APIs when this build has them (else 501):
     ``{"sessions": [...]}``: drop connections (``code`` null: no close frame), send RECONNECT, or
     INVALID_SESSION(``resumable``).
 ``POST /_sandbox/faults/rest``
-    ``{"kind": "429" | "status" | "delay", "route"?, "count"?, "status"?, "ms"?, "retry_after"?,
-    "global"?}``.
+    ``{"kind": "429" | "status" | "delay" | "after_create", "route"?, "count"?, "status"?, "ms"?,
+    "retry_after"?, "global"?, "every"?}``. ``"status"`` answers ``status`` (default 500; null drops
+    the connection) before the handler runs; ``"after_create"`` lets the request succeed (the message
+    is created), then answers ``status`` (default 500; null drops the connection) instead.
     Answers the fault's description; ``DELETE /_sandbox/faults`` clears every REST fault.
 ``PUT /_sandbox/rate-limits`` ``{"route": "POST channels/*/messages", "limit": 5, "per_seconds": 1}``
     (or ``{"global": true, "limit": 50}``); ``DELETE /_sandbox/rate-limits`` restores the defaults.
@@ -493,12 +495,27 @@ class ControlApi:
                 options["retry_after"] = float(body["retry_after"])
             fault = self._require_feature("force_429")(int(count or 1), **options)
         elif kind == "status":
-            fault = self._require_feature("fail_route")(route, int(body.get("status", 500)), count)
+            retry_after = body.get("retry_after")
+            status = body.get("status", 500)
+            fault = self._require_feature("fail_route")(
+                route,
+                None if status is None else int(status),
+                count,
+                every=int(body.get("every") or 1),
+                retry_after=None if retry_after is None else float(retry_after),
+            )
         elif kind == "delay":
             ms = self._required(body, "ms", "250")
             fault = self._require_feature("delay_route")(route, float(ms), count)
+        elif kind == "after_create":
+            status = body.get("status", 500)
+            fault = self._require_feature("fail_after_create")(
+                route, None if status is None else int(status), 1 if count is None else count
+            )
         else:
-            raise ControlError(400, f'unknown "kind" {kind!r}: use "429", "status" or "delay"')
+            raise ControlError(
+                400, f'unknown "kind" {kind!r}: use "429", "status", "delay" or "after_create"'
+            )
         return respond(jsonable(fault.describe()))
 
     async def clear_faults(self, request: web.Request) -> web.Response:

@@ -6,10 +6,10 @@ dispatches, and RESUME (op 6) replays them on the new connection. The :class:`Ga
 connections, runs the protocol, fans dispatches out to sessions (each shard gets only its guilds) and
 injects gateway faults (dropped connections, RECONNECT, INVALID_SESSION).
 
-discord.py asks for ``compress=zlib-stream`` (``zstd-stream`` when zstandard is installed); zlib-stream
-is honoured with binary frames so the client's real decompression path runs. Anything else gets plain
-text frames, which discord.py also accepts (``DiscordWebSocket.received_message`` only decompresses
-``bytes``).
+Transport compression (``compress=`` in the URL, see ``compression.py``): zlib-stream, and zstd-stream
+(discord.py 2.7's choice when zstandard is installed) when a zstd module is importable, as binary frames
+so the client's real decompression path runs; plain text frames when none is asked for, or zstd-stream
+cannot be spoken (:attr:`GatewayHub.compressions`); a close 4000 for an undocumented value.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import json
 import logging
 import secrets
 import time
-import zlib
 from collections import deque
 from collections.abc import Callable
 from enum import IntEnum
@@ -27,10 +26,12 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from .compression import StreamCompressor, UnknownCompression, choose_compressor, spoken_compressions
 from .events import (
     EventKind,
     EventLog,
 )
+from .json_text import compact_json
 from .payloads import (
     guild_create_payload,
     member_payload,
@@ -48,6 +49,7 @@ from .world import (
 log = logging.getLogger(__name__)
 
 GUILD_MEMBERS = 1 << 1
+MEMBERS_PER_CHUNK = 1000  # GUILD_MEMBERS_CHUNK size, as on Discord
 GUILD_MESSAGES = 1 << 9
 MESSAGE_CONTENT = 1 << 15
 SEND_BUFFER_SIZE = 1000  # dispatches kept per session for RESUME replay
@@ -122,7 +124,9 @@ class GatewaySession:
     (:meth:`take_over`) replays everything after the client's last sequence number, then RESUMED.
     """
 
-    def __init__(self, ws: web.WebSocketResponse, *, zlib_stream: bool, transport: Any = None) -> None:
+    def __init__(
+        self, ws: web.WebSocketResponse, *, compressor: StreamCompressor | None = None, transport: Any = None
+    ) -> None:
         self.ws: web.WebSocketResponse | None = ws
         self.transport = transport  # the connection's transport, for abrupt drops (see disconnect)
         self.session_id = secrets.token_hex(16)
@@ -136,9 +140,9 @@ class GatewaySession:
         self.resumable = True  # False once invalidated: a later RESUME gets INVALID_SESSION(false)
         self.disconnected_at: float | None = None  # time.monotonic() when its connection went away
         self.resumes = 0
-        # Frames must leave in the order their sequence numbers (and the zlib stream) were produced.
+        # Frames must leave in the order their sequence numbers (and the compression stream) were produced.
         self._lock = asyncio.Lock()
-        self._deflate = zlib.compressobj() if zlib_stream else None
+        self._compressor = compressor  # this connection's zlib/zstd stream; None: plain text frames
 
     @property
     def identified(self) -> bool:
@@ -147,6 +151,11 @@ class GatewaySession:
     @property
     def connected(self) -> bool:
         return self.ws is not None and not self.ws.closed
+
+    @property
+    def compression(self) -> str | None:
+        """The current connection's transport compression (``"zlib-stream"``...), None for plain text."""
+        return None if self._compressor is None else self._compressor.name
 
     def has_intent(self, intent: int) -> bool:
         return bool(self.intents & intent)
@@ -173,13 +182,12 @@ class GatewaySession:
 
     async def _write(self, payload: Json) -> None:
         assert self.ws is not None
-        text = json.dumps(payload, separators=(",", ":"))
+        text = compact_json(payload)
         try:
-            if self._deflate is None:
+            if self._compressor is None:
                 await self.ws.send_str(text)
             else:
-                data = self._deflate.compress(text.encode()) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
-                await self.ws.send_bytes(data)
+                await self.ws.send_bytes(self._compressor.compress(text))
         except (ConnectionError, RuntimeError) as exc:
             # The client went away mid-send; its handler will notice the closed socket, and the
             # payload stays in the buffer for a RESUME.
@@ -194,11 +202,12 @@ class GatewaySession:
     async def take_over(self, fresh: GatewaySession, seq: int) -> int:
         """RESUME: continue on ``fresh``'s connection, replay dispatches after ``seq``, then RESUMED.
 
-        ``fresh`` is the not-yet-identified session its connection started with; its zlib stream is
-        kept, since the client already inflated HELLO from it. Returns how many dispatches were replayed.
+        ``fresh`` is the not-yet-identified session its connection started with; its compression stream
+        is kept, since the client already decompressed HELLO from it. Returns how many dispatches were
+        replayed.
         """
         async with self._lock:
-            self.ws, self.transport, self._deflate = fresh.ws, fresh.transport, fresh._deflate
+            self.ws, self.transport, self._compressor = fresh.ws, fresh.transport, fresh._compressor
             self.disconnected_at = None
             self.resumes += 1
             replay = [p for p in self.sent if p["s"] > seq]
@@ -239,7 +248,9 @@ class GatewayHub:
 
     :attr:`sessions` holds every session with a live connection plus identified sessions whose
     connection went away less than :attr:`resume_timeout` seconds ago (they buffer dispatches for a
-    RESUME). :attr:`recommended_shards` is what ``GET gateway/bot`` reports.
+    RESUME). :attr:`recommended_shards` is what ``GET gateway/bot`` reports. :attr:`compressions` is the
+    set of ``compress=`` values honoured for new connections (remove ``"zstd-stream"`` to have zstd
+    clients served plain text frames).
     """
 
     def __init__(self, world: World, events: EventLog, *, heartbeat_interval_ms: int = 41250) -> None:
@@ -249,6 +260,7 @@ class GatewayHub:
         self.sessions: list[GatewaySession] = []
         self.resume_timeout = DEFAULT_RESUME_TIMEOUT
         self.recommended_shards = 1
+        self.compressions: frozenset[str] = spoken_compressions()
 
     @property
     def identified_sessions(self) -> list[GatewaySession]:
@@ -267,11 +279,20 @@ class GatewayHub:
             body = {"code": 0, "message": "This is the sandbox gateway: connect with a websocket."}
             return web.json_response(body, status=400, content_type="application/json")
         await ws.prepare(request)
-        session = GatewaySession(
-            ws, zlib_stream=request.query.get("compress") == "zlib-stream", transport=request.transport
-        )
+        try:
+            compressor = choose_compressor(request.query.get("compress"), self.compressions)
+        except UnknownCompression as exc:
+            log.warning("gateway connection refused: unknown compression %r", str(exc))
+            await ws.close(code=CloseCode.UNKNOWN_ERROR, message=b"Unknown compression.")
+            return ws
+        session = GatewaySession(ws, compressor=compressor, transport=request.transport)
         self.sessions.append(session)
-        log.debug("gateway connection %s (%s)", session.session_id, request.query_string)
+        log.debug(
+            "gateway connection %s (%s; frames: %s)",
+            session.session_id,
+            request.query_string,
+            session.compression or "plain text",
+        )
         try:
             await session.send(
                 Op.HELLO, {"heartbeat_interval": self.heartbeat_interval_ms, "_trace": [TRACE]}
@@ -506,10 +527,9 @@ class GatewayHub:
         if d.get("shard"):
             ready["shard"] = list(session.shard)
         await session.send(Op.DISPATCH, ready, "READY")
-        all_members = session.has_intent(GUILD_MEMBERS)
         for guild in guilds:
             await session.send(
-                Op.DISPATCH, guild_create_payload(guild, me=user.id, all_members=all_members), "GUILD_CREATE"
+                Op.DISPATCH, guild_create_payload(guild, me=user.id, intents=intents), "GUILD_CREATE"
             )
         self.events.record(
             EventKind.READY,
@@ -539,9 +559,13 @@ class GatewayHub:
         if guild is None or session.user is None or session.user.id not in guild.members:
             return
         members = list(guild.members.values())
-        if d.get("user_ids"):
-            wanted = {int(u) for u in d["user_ids"]}
-            members = [m for m in members if m.id in wanted]
+        not_found: list[str] = []
+        user_ids = d.get("user_ids")
+        if user_ids:
+            # By id needs no intent (discord.py's MemberConverter and fetch paths rely on it).
+            wanted = [int(u) for u in (user_ids if isinstance(user_ids, list) else [user_ids])]
+            members = [guild.members[u] for u in wanted if u in guild.members]
+            not_found = [str(u) for u in wanted if u not in guild.members]
         elif d.get("query"):
             prefix = str(d["query"]).casefold()
             members = [
@@ -550,18 +574,26 @@ class GatewayHub:
                 if m.user.username.casefold().startswith(prefix)
                 or (m.nick or "").casefold().startswith(prefix)
             ]
+        elif not session.has_intent(GUILD_MEMBERS):
+            # The whole member list (query "" / limit 0) needs GUILD_MEMBERS; Discord then sends nothing.
+            log.warning("session %s: whole member list asked without GUILD_MEMBERS", session.session_id)
+            return
         if d.get("limit"):
             members = members[: int(d["limit"])]
-        chunk: Json = {
-            "guild_id": str(guild.id),
-            "members": [member_payload(m) for m in members],
-            "chunk_index": 0,
-            "chunk_count": 1,
-            "not_found": [],
-        }
-        if d.get("nonce"):
-            chunk["nonce"] = d["nonce"]
-        await session.send(Op.DISPATCH, chunk, "GUILD_MEMBERS_CHUNK")
+        # Discord answers with chunks of up to 1000 members.
+        size = MEMBERS_PER_CHUNK
+        batches = [members[i : i + size] for i in range(0, len(members), size)] or [[]]
+        for index, batch in enumerate(batches):
+            chunk: Json = {
+                "guild_id": str(guild.id),
+                "members": [member_payload(m) for m in batch],
+                "chunk_index": index,
+                "chunk_count": len(batches),
+                "not_found": not_found if index == 0 else [],
+            }
+            if d.get("nonce"):
+                chunk["nonce"] = d["nonce"]
+            await session.send(Op.DISPATCH, chunk, "GUILD_MEMBERS_CHUNK")
 
     # -- dispatching to bots --
 

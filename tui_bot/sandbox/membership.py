@@ -215,9 +215,7 @@ class Membership:
 
         def build(session: GatewaySession) -> Json:
             assert session.user is not None
-            payload = guild_create_payload(
-                guild, me=session.user.id, all_members=session.has_intent(GUILD_MEMBERS)
-            )
+            payload = guild_create_payload(guild, me=session.user.id, intents=session.intents)
             payload.pop("unavailable", None)  # absent: a join, not a guild becoming available
             return payload
 

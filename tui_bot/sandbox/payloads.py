@@ -11,6 +11,9 @@ import copy
 from .reactions import reactions_payload
 from .world import Channel, Guild, Json, Member, Message, Role, User, World, iso
 
+GUILD_PRESENCES = 1 << 8
+LARGE_THRESHOLD = 250  # members above which a guild is large (what discord.py sends in IDENTIFY)
+
 
 def user_payload(user: User, *, me: bool = False) -> Json:
     """A user object; ``me`` adds the private fields GET users/@me and READY carry."""
@@ -140,13 +143,21 @@ def guild_payload(guild: Guild) -> Json:
     }
 
 
-def guild_create_payload(guild: Guild, *, me: int, all_members: bool) -> Json:
-    """GUILD_CREATE for the bot ``me``. Without GUILD_MEMBERS Discord sends only the bot's own member."""
-    members = [m for m in guild.members.values() if all_members or m.id == me]
+def guild_create_payload(guild: Guild, *, me: int, intents: int) -> Json:
+    """GUILD_CREATE for the bot ``me`` connected with ``intents``.
+
+    As Discord does: ``member_count`` is always the real count, but ``members`` lists everyone only to a
+    session with GUILD_PRESENCES in a guild that is not large; otherwise only the bot's own member (and
+    members in voice, which the sandbox does not simulate). GUILD_MEMBERS alone does not add anyone: a bot
+    gets the rest by REQUEST_GUILD_MEMBERS (discord.py's chunking) or REST.
+    """
+    large = len(guild.members) > LARGE_THRESHOLD
+    everyone = bool(intents & GUILD_PRESENCES) and not large
+    members = [m for m in guild.members.values() if everyone or m.id == me]
     payload = guild_payload(guild)
     payload.update(
         joined_at=iso(guild.members[me].joined_at) if me in guild.members else None,
-        large=len(guild.members) > 250,
+        large=large,
         unavailable=False,
         member_count=len(guild.members),
         members=[member_payload(m) for m in members],

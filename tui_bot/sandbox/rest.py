@@ -27,6 +27,8 @@ from .events import (
 )
 from .faults import FaultInjector
 from .gateway import GatewayHub, gateway_url_for
+from .json_text import compact_json
+from .nonces import NonceRegistry, message_nonce
 from .payloads import (
     channel_payload,
     guild_payload,
@@ -90,7 +92,7 @@ MISSING_PERMISSIONS = (403, 50013, "Missing Permissions")
 def json_response(data: Any, status: int = 200) -> web.Response:
     """A JSON response whose Content-Type is exactly ``application/json`` (see module docstring)."""
     return web.Response(
-        body=json.dumps(data, separators=(",", ":")).encode(),
+        body=compact_json(data).encode(),
         status=status,
         headers={"Content-Type": "application/json"},
     )
@@ -132,6 +134,8 @@ class RestApi:
         # Injected faults and rate limits, consulted before every handler (faults.py, ratelimits.py).
         self.faults = FaultInjector(events)
         self.rate_limits = RateLimiter(events)
+        # Recent (author, nonce) pairs, for enforce_nonce on message creates (nonces.py).
+        self.nonces = NonceRegistry()
         # Other modules' route installers (e.g. InteractionApi.install), run before the catch-all route.
         self.extra_routes: list[Callable[[web.Application], None]] = []
 
@@ -188,6 +192,8 @@ class RestApi:
             if blocked is None and caller is not None:
                 blocked = self.rate_limits.admit(request, caller.id)
             response = blocked if blocked is not None else await handler(request)
+            if blocked is None and not response.prepared and response.status < 400:
+                response = self.faults.after_success(request) or response  # fail_after_create
         except ApiError as exc:
             response = json_response(exc.body(), exc.status)
         except Exception:
@@ -339,6 +345,12 @@ class RestApi:
         channel = self._channel(request, need=VIEW_CHANNEL | SEND_MESSAGES)
         body, files = await self._body(request)
         content = message_content(body)
+        nonce, enforce_nonce = message_nonce(body)
+        if enforce_nonce and nonce is not None:
+            # Same author, same nonce, within a few minutes: Discord returns that message, creates none.
+            existing = self.nonces.find(self.world, self._caller(request).id, nonce)
+            if existing is not None:
+                return json_response(message_payload(self.world, existing))
         attachments = self._store_attachments(request, channel, body, files)
         if not (
             content or body.get("embeds") or body.get("components") or attachments or body.get("sticker_ids")
@@ -353,10 +365,11 @@ class RestApi:
             attachments=attachments,
             allowed_mentions=body.get("allowed_mentions"),
             message_reference=self._reference(channel, body.get("message_reference")),
-            nonce=body.get("nonce"),
+            nonce=nonce,
             tts=bool(body.get("tts", False)),
             flags=int(body.get("flags") or 0),
         )
+        self.nonces.remember(message)
         await self.hub.dispatch_message("MESSAGE_CREATE", message)
         return await self._respond_then_record(
             request, json_response(message_payload(self.world, message)), EventKind.MESSAGE_CREATE, message
@@ -367,9 +380,11 @@ class RestApi:
     ) -> web.Response:
         # Write the response before recording, so a test awaiting this event (then closing the bot)
         # does not cut off the bot's own request mid-flight. The gateway dispatch went out first.
-        self._add_rate_limit_headers(request, response)
-        await response.prepare(request)
-        await response.write_eof()
+        # (Unless a fail_after_create fault is to replace the answer: the middleware does that.)
+        if not self.faults.wants_after_success(request):
+            self._add_rate_limit_headers(request, response)
+            await response.prepare(request)
+            await response.write_eof()
         self.events.record(
             kind, {"channel_id": message.channel_id, "message_id": message.id}, message=message
         )

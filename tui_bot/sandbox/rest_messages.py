@@ -132,9 +132,10 @@ class MessageRoutes:
         # As RestApi does: dispatch first, then answer, then record, so a test awaiting the event and
         # then closing the bot does not cut off the bot's own request.
         response = no_content()
-        self.rest._add_rate_limit_headers(request, response)
-        await response.prepare(request)
-        await response.write_eof()
+        if not self.rest.faults.wants_after_success(request):  # else the middleware answers (faults.py)
+            self.rest._add_rate_limit_headers(request, response)
+            await response.prepare(request)
+            await response.write_eof()
         self.events.record(kind, data, message=message)
         return response
 

@@ -116,8 +116,11 @@ def serve_main(args: argparse.Namespace) -> int:
             world = load_world_file(args.world)
     except ValueError as exc:
         return _fail(str(exc))
+    from tui_bot import loop as event_loop
+
     try:
-        return asyncio.run(_serve(world, args.host, args.port))
+        # uvloop unless TUI_BOT_LOOP=asyncio, as for the bot (see tui_bot.loop).
+        return event_loop.run(_serve(world, args.host, args.port))
     except KeyboardInterrupt:  # a second Ctrl+C during shutdown, or no signal handlers (Windows)
         return exit_codes.OK
 

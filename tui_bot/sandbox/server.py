@@ -484,10 +484,29 @@ class Sandbox:
         with a 429 that discord.py retries after ``retry_after`` seconds; ``global_`` makes it global."""
         return self.rest.faults.force_429(count, route=route, global_=global_, retry_after=retry_after)
 
-    def fail_route(self, pattern: str | None, status: int = 500, count: int | None = None) -> Fault:
+    def fail_route(
+        self,
+        pattern: str | None,
+        status: int | None = 500,
+        count: int | None = None,
+        *,
+        every: int = 1,
+        retry_after: float | None = None,
+    ) -> Fault:
         """Answer requests matching ``pattern`` (None: every route) with a 5xx, ``count`` times or until
-        cleared. discord.py retries 500/502/504/524 after 1, 3, 5, 7 s; other 5xx raise at once."""
-        return self.rest.faults.fail_route(pattern, status, count)
+        cleared. discord.py retries 500/502/504/524 after 1, 3, 5, 7 s; other 5xx raise at once.
+        ``every=2`` fails every other matching request; ``retry_after`` adds a ``Retry-After`` header;
+        ``status=None`` drops the connection instead (before handling the request)."""
+        return self.rest.faults.fail_route(pattern, status, count, every=every, retry_after=retry_after)
+
+    def fail_after_create(
+        self, pattern: str | None, status: int | None = 500, count: int | None = 1
+    ) -> Fault:
+        """Handle requests matching ``pattern`` (e.g. ``"POST channels/*/messages"``: the message is
+        created and dispatched), then answer ``status`` instead, or drop the connection if it is None;
+        ``count`` times (None: until cleared). A retry with the same nonce and ``enforce_nonce`` gets
+        the message that was created (see nonces.py); a retry without one posts it twice."""
+        return self.rest.faults.fail_after_create(pattern, status, count)
 
     def delay_route(self, pattern: str | None, ms: float, count: int | None = None) -> Fault:
         """Hold requests matching ``pattern`` (None: every route) ``ms`` milliseconds before handling."""

@@ -449,16 +449,19 @@ class World:
         parse = set(allowed.get("parse", [])) if allowed is not None else {"users", "roles", "everyone"}
         only_users = {int(u) for u in (allowed or {}).get("users", [])}
         only_roles = {int(r) for r in (allowed or {}).get("roles", [])}
-        users = [
-            uid
-            for uid in dict.fromkeys(int(m) for m in MENTION_USER.findall(content))
-            if uid in self.users and ("users" in parse or uid in only_users)
-        ]
-        roles = [
-            rid
-            for rid in dict.fromkeys(int(m) for m in MENTION_ROLE.findall(content))
-            if rid in guild.roles and ("roles" in parse or rid in only_roles)
-        ]
+        users: list[int] = []
+        roles: list[int] = []
+        if "<@" in content:  # every user and role mention starts so; most messages (and pongs) have none
+            users = [
+                uid
+                for uid in dict.fromkeys(int(m) for m in MENTION_USER.findall(content))
+                if uid in self.users and ("users" in parse or uid in only_users)
+            ]
+            roles = [
+                rid
+                for rid in dict.fromkeys(int(m) for m in MENTION_ROLE.findall(content))
+                if rid in guild.roles and ("roles" in parse or rid in only_roles)
+            ]
         everyone = "everyone" in parse and ("@everyone" in content or "@here" in content)
         return users, roles, everyone
 

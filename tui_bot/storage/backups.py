@@ -13,6 +13,10 @@ self-contained file that can simply be copied back into place), checked with
 (UTC; ``_1``, ``_2``, ... appended when that name is taken, never overwriting). A backup that fails the
 check is deleted and :class:`~tui_bot.storage.database.DatabaseError` is raised.
 
+Retention keeps the newest ``keep`` backups, and never deletes the newest backup that *holds data*
+(:func:`holds_rows`: at least one table has a row) in favour of newer ones that hold none, such as the
+backups of a database started over from scratch. So at most ``keep + 1`` backups are kept.
+
 Blocking work (SQLite, directory listings, deletes) runs in ``asyncio.to_thread``.
 """
 
@@ -28,7 +32,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tui_bot.storage.durable import fsync_directory
+from tui_bot.storage.durable import MKSTEMP_RANDOM, TEMP_SUFFIX, fsync_directory
 
 log = logging.getLogger("tui_bot.storage.database")
 
@@ -45,6 +49,16 @@ def _database_error(message: str) -> Exception:
 def backup_pattern(db_path: Path | str) -> re.Pattern[str]:
     """Matches (with ``fullmatch``) the names of this database's backups; groups: stamp, suffix."""
     return re.compile(re.escape(Path(db_path).name) + r"\.backup_(\d{8}_\d{6})(?:_(\d+))?")
+
+
+def _backup_temp_prefix(db_path: Path) -> str:
+    return f".{db_path.name}.backup-"
+
+
+def backup_temp_pattern(db_path: Path | str) -> re.Pattern[str]:
+    """Matches (with ``fullmatch``) the hidden temporary files a backup of ``db_path`` is written to."""
+    prefix = re.escape(_backup_temp_prefix(Path(db_path)))
+    return re.compile(prefix + MKSTEMP_RANDOM + re.escape(TEMP_SUFFIX))
 
 
 def list_backups(db_path: Path | str) -> list[Path]:
@@ -94,15 +108,67 @@ def newest_good_backup(db_path: Path | str) -> Path | None:
     return None
 
 
+# Table names SQLite reserves for itself (sqlite_sequence, sqlite_stat1, ...) hold no user data.
+_USER_TABLES = (
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+    "AND coalesce(sql, '') NOT LIKE 'CREATE VIRTUAL TABLE%'"
+)
+
+
+def holds_rows(path: Path | str) -> bool:
+    """Whether any table of the database at ``path`` has at least one row. Read-only; blocking.
+
+    This is what "holds data" means for retention: a database that has only its schema (a new one, or
+    one started over) holds no rows. It costs one ``LIMIT 1`` query per table, whatever the size.
+    Raises :class:`sqlite3.Error` when the file cannot be read as a database.
+    """
+    uri = Path(path).resolve().as_uri() + "?mode=ro"
+    conn = sqlite3.connect(uri, uri=True)
+    try:
+        names = [str(row[0]) for row in conn.execute(_USER_TABLES).fetchall()]
+        for name in names:
+            quoted = '"' + name.replace('"', '""') + '"'
+            if conn.execute(f"SELECT 1 FROM {quoted} LIMIT 1").fetchone() is not None:
+                return True
+        return False
+    finally:
+        conn.close()
+
+
+def _holds_rows_or_false(path: Path) -> bool:
+    try:
+        return holds_rows(path)
+    except sqlite3.Error:
+        return False  # an unreadable backup is no backup of anyone's data
+
+
+def newest_backup_with_rows(db_path: Path | str) -> Path | None:
+    """The newest backup of ``db_path`` that holds data (:func:`holds_rows`), or ``None``. Blocking."""
+    return next((path for path in list_backups(db_path) if _holds_rows_or_false(path)), None)
+
+
 def prune_backups(db_path: Path | str, keep: int, *, protect: Path | None = None) -> list[Path]:
     """Delete all but the newest ``keep`` backups of ``db_path``; returns the deleted. Blocking.
 
     ``protect`` (the backup just made) is never deleted, even if a clock change gave it an old name.
+    When none of the newest ``keep`` holds data, the newest backup that does is kept too.
     """
     if keep < 1:
         raise ValueError("keep must be at least 1")
+    backups = list_backups(db_path)
+    newest, older = backups[:keep], backups[keep:]
+    if older and not any(_holds_rows_or_false(path) for path in newest):
+        with_data = next((path for path in older if _holds_rows_or_false(path)), None)
+        if with_data is not None:
+            older.remove(with_data)
+            log.info(
+                "Keeping backup %s although it is older than the newest %d: it is the newest backup "
+                "that holds data (the newer ones hold none)",
+                with_data,
+                keep,
+            )
     removed: list[Path] = []
-    for old in list_backups(db_path)[keep:]:
+    for old in older:
         if protect is not None and old == protect:
             continue
         try:
@@ -153,7 +219,9 @@ def backup_blocking(db_path: Path | str, *, busy_timeout_ms: int = 5000) -> Path
         raise _database_error(f"Cannot back up {db_path}: the file does not exist.")
     stamp = datetime.now(UTC).strftime(TIMESTAMP_FORMAT)
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{db_path.name}.backup-", suffix=".tmp", dir=db_path.parent)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=_backup_temp_prefix(db_path), suffix=TEMP_SUFFIX, dir=db_path.parent
+        )
         os.close(fd)
     except OSError as exc:
         raise _database_error(f"Could not back up {db_path}: {exc}") from exc

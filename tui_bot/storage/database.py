@@ -17,7 +17,15 @@ and written in one transaction by a background task every ``flush_interval`` sec
 
 A database that is not an SQLite file, is damaged or cannot be read is never deleted, replaced or
 rewritten: :meth:`Database.connect` raises :class:`DatabaseCorruptError`, naming the newest backup
-that passes ``integrity_check`` and what to do.
+that passes ``integrity_check`` and what to do. The same goes for an existing file that is *blank* (0
+bytes, or an SQLite file without a single table, i.e. its schema is gone) while backups of it exist, or
+whose schema version says it had tables: such a file is what a truncation or a bad copy leaves, and
+taking it as a new database would let the shutdown backups of an empty database push the real ones out.
+A blank file with no backup at all next to it is set up as a new database (a first start that was
+interrupted leaves exactly that); a missing file is always created (that is how one starts over).
+
+After a successful connect, temporary files that crashed writes left in the database's folder are
+removed (:mod:`tui_bot.storage.tempfiles`).
 """
 
 from __future__ import annotations
@@ -33,16 +41,26 @@ from typing import Any
 
 import aiosqlite
 
-from tui_bot.storage.backups import create_backup, find_newest_good_backup
+from tui_bot.storage.backups import (
+    create_backup,
+    find_newest_good_backup,
+    holds_rows,
+    integrity_errors,
+    list_backups,
+    newest_backup_with_rows,
+    newest_good_backup,
+)
 from tui_bot.storage.migrations import (
     MIGRATIONS,
     Migration,
     apply_migrations,
     has_schema_objects,
+    has_tables,
     pending_migrations,
     read_user_version,
     validate_migrations,
 )
+from tui_bot.storage.tempfiles import remove_stale_storage_temp_files
 
 __all__ = ["Database", "DatabaseCorruptError", "DatabaseError"]
 
@@ -83,6 +101,10 @@ class DatabaseCorruptError(DatabaseError):
 def _primary_code(exc: sqlite3.Error) -> int | None:
     code = getattr(exc, "sqlite_errorcode", None)
     return None if code is None else code & 0xFF
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _utc_timestamp() -> str:
@@ -148,13 +170,13 @@ class Database:
                 raise DatabaseError(
                     f"tui-bot needs SQLite 3.24 or newer; this Python uses SQLite {sqlite3.sqlite_version}."
                 )
-            await asyncio.to_thread(self._prepare_folder)
+            existing_size = await asyncio.to_thread(self._prepare_folder)
             try:
                 conn = await aiosqlite.connect(self.path, timeout=self.busy_timeout_ms / 1000)
             except sqlite3.Error as exc:
                 raise await self._open_error(exc) from exc
             try:
-                await self._set_up(conn)
+                await self._set_up(conn, existing_size)
             except BaseException:
                 with contextlib.suppress(Exception):
                     await conn.close()
@@ -165,16 +187,35 @@ class Database:
                 self._flush_loop(self._stop_flushing), name="tui_bot.storage.stats-flush"
             )
             log.info("Opened database %s", self.path)
+        await self._remove_stale_temp_files()
 
-    def _prepare_folder(self) -> None:
+    async def _remove_stale_temp_files(self) -> None:
+        # Only once the database was accepted: a refused start-up changes nothing in its folder.
+        try:
+            removed = await asyncio.to_thread(remove_stale_storage_temp_files, self.path)
+        except OSError as exc:
+            log.warning("Could not look for stale temporary files next to %s: %s", self.path, exc)
+            return
+        for path in removed:
+            log.info("Removed a temporary file left by an interrupted write: %s", path)
+
+    def _prepare_folder(self) -> int | None:
+        """Create the folder; return the size of the existing database file (``None``: no file yet)."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DatabaseError(f"Could not create the folder for the database {self.path}: {exc}") from exc
-        if self.path.exists() and not self.path.is_file():
+        try:
+            info = self.path.stat()
+        except FileNotFoundError:
+            return None
+        except OSError:
+            return None  # unreadable: opening it reports why
+        if not self.path.is_file():
             raise DatabaseError(f"The database path {self.path} exists but is not a file.")
+        return info.st_size
 
-    async def _set_up(self, conn: aiosqlite.Connection) -> None:
+    async def _set_up(self, conn: aiosqlite.Connection, existing_size: int | None) -> None:
         conn.row_factory = aiosqlite.Row
         try:
             await self._execute(conn, f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
@@ -189,6 +230,8 @@ class Database:
                     f"failed its integrity check ({'; '.join(problems[:3])})", damaged=True
                 )
             version = await read_user_version(conn)
+            if existing_size is not None and not await has_tables(conn):
+                await self._check_blank_file(existing_size, version)
             pending = pending_migrations(version, self.migrations, db_name=str(self.path))
 
             mode_rows = await conn.execute_fetchall("PRAGMA journal_mode = WAL")
@@ -230,18 +273,66 @@ class Database:
             return await self._corrupt_error(f"could not be read ({exc})", damaged=False)
         return DatabaseError(f"Could not open the database {self.path}: {exc}")
 
+    def _move_aside(self) -> str:
+        name = self.path.name
+        return f"move {self.path} (and {name}-wal / {name}-shm next to it, if present) somewhere safe"
+
+    def _restore_advice(self, backup: Path) -> str:
+        return (
+            f"The newest good backup is {backup}. To restore it: stop the bot, {self._move_aside()}, "
+            f"copy {backup} to {self.path}, and start the bot again."
+        )
+
+    async def _check_blank_file(self, size: int, version: int) -> None:
+        """An existing file without tables: refuse it (see the module docstring) or take it as new."""
+        if size == 0:
+            what = "is empty (0 bytes)"
+        else:
+            what = f"is an SQLite database without any table (schema version {version}): its schema is gone"
+        backups = await asyncio.to_thread(list_backups, self.path)
+        if version == 0 and not backups:
+            log.warning(
+                "The database file %s %s and has no backup: setting it up as a new database", self.path, what
+            )
+            return
+        backup = await asyncio.to_thread(self._backup_to_restore_blank)
+        parts = [f"The database file {self.path} {what}. tui-bot has not modified, replaced or deleted it."]
+        if version > 0:
+            parts.append("Its schema version says it had tables, so its contents were lost.")
+        else:
+            parts.append(
+                "A blank file is only set up as a new database when it has no backup; "
+                f"this one has {_count(len(backups), 'backup')}."
+            )
+        if backup is not None:
+            parts.append(self._restore_advice(backup))
+        elif backups:
+            parts.append(
+                f"None of its backups (the newest is {backups[0]}) passed an integrity check; the "
+                "sqlite3 command-line tool's '.recover' command may rescue data from them."
+            )
+        parts.append(
+            f"To start over with a new, empty database instead: stop the bot and move {self.path} aside; "
+            "tui-bot creates a new one on the next start and keeps the backups."
+        )
+        raise DatabaseCorruptError(" ".join(parts), path=self.path, backup=backup)
+
+    def _backup_to_restore_blank(self) -> Path | None:
+        # Prefer a backup that holds data: the newest ones may be backups of an empty database.
+        with_rows = newest_backup_with_rows(self.path)
+        if with_rows is not None and not integrity_errors(with_rows):
+            return with_rows
+        return newest_good_backup(self.path)
+
     async def _corrupt_error(self, reason: str, *, damaged: bool) -> DatabaseCorruptError:
         backup = await find_newest_good_backup(self.path)
         name = self.path.name
-        aside = f"move {self.path} (and {name}-wal / {name}-shm next to it, if present) somewhere safe"
+        aside = self._move_aside()
         parts = [f"The database file {self.path} {reason}. tui-bot has not modified, replaced or deleted it."]
         if not damaged:
             parts.append("Check that the user running the bot can read and write it and its folder.")
         if backup is not None:
-            parts.append(
-                f"The newest good backup is {backup}. To restore it: stop the bot, {aside}, "
-                f"copy {backup} to {self.path}, and start the bot again."
-            )
+            parts.append(self._restore_advice(backup))
         else:
             parts.append(
                 f"No good backup of it was found (backups are named {name}.backup_YYYYmmdd_HHMMSS in "
@@ -259,8 +350,12 @@ class Database:
     async def close(self, *, backup: bool = True) -> Path | None:
         """Flush stats, back up (unless ``backup=False``), close. Idempotent. Returns the backup path.
 
+        No backup is made (``None`` is returned) when the database holds no data while an earlier
+        backup does: a run on an empty database must not push the real backups out.
+
         The connection is closed even when the flush or the backup fails; the failure is then raised
-        as :class:`DatabaseError` (unsaved counts stay in memory and are written by a later connect).
+        as :class:`DatabaseError`, saying what was not saved (unsaved counts stay in memory and are
+        written by a later connect of this object; they are lost if the process exits).
         """
         async with self._lifecycle_lock:
             if self._conn is None:
@@ -275,15 +370,19 @@ class Database:
             try:
                 await self.flush_stats()
             except DatabaseError as exc:
-                problems.append(str(exc))
+                runs, commands = sum(self._pending.values()), len(self._pending)
+                problems.append(
+                    f"The usage counts of {_count(runs, 'command run')} ({_count(commands, 'command')}) "
+                    f"could not be saved to {self.path}: {exc.__cause__ or exc}."
+                )
             saved: Path | None = None
             if backup:
                 try:
-                    saved = await create_backup(
-                        self.path, keep=self.backup_keep, busy_timeout_ms=self.busy_timeout_ms
-                    )
+                    saved = await self._shutdown_backup()
                 except DatabaseError as exc:
-                    problems.append(str(exc))
+                    problems.append(
+                        f"No backup of {self.path} was made at shutdown ({exc}); older ones are kept."
+                    )
             conn, self._conn = self._conn, None
             try:
                 await conn.close()
@@ -293,6 +392,23 @@ class Database:
             if problems:
                 raise DatabaseError(" ".join(problems))
             return saved
+
+    async def _shutdown_backup(self) -> Path | None:
+        try:
+            empty = not await asyncio.to_thread(holds_rows, self.path)
+        except sqlite3.Error:
+            empty = False  # cannot tell: back up as usual
+        if empty:
+            kept = await asyncio.to_thread(newest_backup_with_rows, self.path)
+            if kept is not None:
+                log.info(
+                    "No shutdown backup of %s: it holds no data, and the newest backup that does (%s) "
+                    "is kept",
+                    self.path,
+                    kept,
+                )
+                return None
+        return await create_backup(self.path, keep=self.backup_keep, busy_timeout_ms=self.busy_timeout_ms)
 
     # ------------------------------------------------------------------ writes helper
 

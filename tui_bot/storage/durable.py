@@ -3,15 +3,38 @@
 The sequence is the one that survives a crash or a SIGKILL at any instant: write a temporary file in
 the same folder, flush and fsync it, ``os.replace`` it over the target, then fsync the folder so the
 rename itself is on disk. A reader therefore sees either the old bytes or the new bytes, never a mix.
+
+The temporary file is named ``.<target name>.<8 random characters>.tmp`` (:func:`temp_name_pattern`
+matches exactly these names), so that the leftovers of a crash mid-write can be recognised and removed
+at the next start (see :mod:`tui_bot.storage.tempfiles`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
+
+TEMP_SUFFIX = ".tmp"
+# tempfile.mkstemp puts 8 characters from this alphabet between the prefix and the suffix.
+MKSTEMP_RANDOM = r"[a-z0-9_]{8}"
+
+
+def temp_prefix(target_name: str) -> str:
+    """The prefix of the temporary files written while replacing a file named ``target_name``."""
+    return f".{target_name}."
+
+
+def temp_name_pattern(target_name: str | None = None) -> re.Pattern[str]:
+    """Matches (with ``fullmatch``) the temporary names :func:`durable_write_bytes` uses.
+
+    With ``target_name``: only those written for that file; without: those written for any file.
+    """
+    target = ".+" if target_name is None else re.escape(target_name)
+    return re.compile(r"\." + target + r"\." + MKSTEMP_RANDOM + re.escape(TEMP_SUFFIX))
 
 
 def fsync_directory(directory: Path) -> None:
@@ -43,7 +66,7 @@ def durable_write_bytes(path: Path | str, data: bytes, *, keep_backup: Path | st
         with contextlib.suppress(OSError):
             shutil.copymode(target, backup)
 
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    fd, tmp_name = tempfile.mkstemp(prefix=temp_prefix(target.name), suffix=TEMP_SUFFIX, dir=directory)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -111,6 +111,12 @@ async def has_schema_objects(conn: aiosqlite.Connection) -> bool:
     return int(next(iter(rows))[0]) > 0
 
 
+async def has_tables(conn: aiosqlite.Connection) -> bool:
+    """Whether the database has at least one table (a 0-byte or schema-less file has none)."""
+    rows = await conn.execute_fetchall("SELECT count(*) FROM sqlite_master WHERE type = 'table'")
+    return int(next(iter(rows))[0]) > 0
+
+
 def _database_error(message: str) -> Exception:
     # Imported here: database.py imports this module, and owns the error classes.
     from tui_bot.storage.database import DatabaseError

@@ -19,15 +19,18 @@ from typing import Any, ClassVar, Protocol
 from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from tui_bot import exit_codes
+from tui_bot import loop as event_loop
 from tui_bot.config import ConfigStore, Secrets
 from tui_bot.core.bot import TuiBot
 from tui_bot.core.runtime import BotRuntime
 from tui_bot.core.sync import SyncPlan
-from tui_bot.logs.setup import configure_logging, install_exception_hooks
+from tui_bot.logs.redaction import redact
+from tui_bot.logs.setup import configure_logging, install_redaction_boundary
 from tui_bot.tui.commands import ConsoleCommands, PaletteCommand, console_commands
 from tui_bot.tui.connection import ConnectionChanged, ConnectionState, ConnectionWatcher, initial_state
 from tui_bot.tui.error_notices import ErrorNotices
@@ -348,6 +351,27 @@ class ConsoleApp(App[int]):
     def _has_chat(self) -> bool:
         return bool(self.query("TabPane#chat"))
 
+    # -- notifications and printed text: both redacted ----------------------------------------------
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Show a notification, redacted: results and errors quote exception messages, which may hold
+        a secret (widgets' ``notify`` comes here too)."""
+        message, title = redact(message), redact(title)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def _print(self, text: str, stderr: bool = False) -> None:
+        # While the app runs, Textual points sys.stdout/sys.stderr here (an extension's print()) and
+        # passes the text on to devtools or, in a headless run, the real stdout: redact it first.
+        super()._print(redact(text), stderr=stderr)
+
     # -- actions -------------------------------------------------------------------------------
 
     def _report(self, result: Outcome) -> None:
@@ -355,7 +379,7 @@ class ConsoleApp(App[int]):
         message = result.describe()
         if not result.ok and getattr(result, "traceback", None):
             message += " (traceback in the Extensions pane)"
-        severity = "information" if result.ok else "error"
+        severity: SeverityLevel = "information" if result.ok else "error"
         self.notify(message, severity=severity, timeout=6 if result.ok else 12, markup=False)
 
     @work(group="actions", exit_on_error=False)
@@ -485,11 +509,12 @@ def run_console(store: ConfigStore, secrets: Secrets, *, sandbox: bool) -> int:
     handler = BufferedLogHandler()
     handler.setFormatter(console_formatter())
     session = configure_logging(store.model.logging, secrets=[secrets.token], extra_handlers=[handler])
-    install_exception_hooks(session.redactor)
+    install_redaction_boundary(secrets.values_to_redact())  # stdout, stderr, uncaught exceptions
     store.log_load_notes()
     try:
         app = ConsoleApp(BotRuntime(store, secrets, sandbox=sandbox), handler)
-        code = app.run()
+        # What App.run() does (asyncio.run of run_async), on uvloop unless TUI_BOT_LOOP=asyncio.
+        code = event_loop.run(app.run_async())
         return exit_codes.OK if code is None else code
     finally:
         session.close()

@@ -59,11 +59,14 @@ def local_clock(timestamp: float) -> str:
 
 
 class BotReader:
-    """Snapshots of one bot, taken on the console's timers (cheap: in-memory reads only)."""
+    """Snapshots of one bot, taken on the console's timers (cheap: in-memory reads, but for one REST
+    fetch per guild of its owner's name when the member cache does not hold it)."""
 
     def __init__(self, bot: TuiBot, *, clock_text: Callable[[float], str] = local_clock) -> None:
         self.bot = bot
         self.clock_text = clock_text
+        # (guild id, owner id) -> the owner's name: asked of Discord once, not on every refresh.
+        self._owner_names: dict[tuple[int, int], str] = {}
 
     # -- metrics and connection ----------------------------------------------------------------
 
@@ -88,6 +91,8 @@ class BotReader:
         return GuildRow(
             id=guild.id,
             name=guild.name,
+            # Discord's count from GUILD_CREATE (kept current by join/leave events when cache.members is
+            # "all"); never len(guild.members), which only counts the members discord.py caches.
             members=guild.member_count or 0,
             prefix=self.bot.prefix_for_guild(guild.id),
             shard=guild.shard_id,
@@ -109,8 +114,23 @@ class BotReader:
             if not isinstance(channel, discord.CategoryChannel)
         ]
         roles = [role.name for role in reversed(guild.roles) if not role.is_default()]
-        owner = str(guild.owner) if guild.owner is not None else str(guild.owner_id)
-        return GuildDetails(self._row(guild), owner, channels, roles, rules)
+        return GuildDetails(self._row(guild), await self._owner_name(guild), channels, roles, rules)
+
+    async def _owner_name(self, guild: discord.Guild) -> str:
+        """The owner's name: from the member cache if it holds them, else fetched once and remembered."""
+        if guild.owner is not None:
+            return str(guild.owner)
+        if guild.owner_id is None:
+            return "?"
+        key = (guild.id, guild.owner_id)
+        name = self._owner_names.get(key)
+        if name is None:
+            try:
+                name = str(await guild.fetch_member(guild.owner_id))
+            except (discord.HTTPException, ConnectionError):
+                name = str(guild.owner_id)  # remembered too: the panel refreshes every second
+            self._owner_names[key] = name
+        return name
 
     # -- extensions ----------------------------------------------------------------------------
 

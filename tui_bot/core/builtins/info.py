@@ -7,18 +7,21 @@ from collections import Counter
 from typing import Any
 
 import discord
+from discord import app_commands
 from discord.ext import commands
 
 from tui_bot import __version__
-from tui_bot.core.cooldowns import own_cooldowns
-from tui_bot.core.extensions import ExtensionManager, ExtensionStatus
+from tui_bot.core.extensions import ExtensionManager, ExtensionNameError, ExtensionStatus
 from tui_bot.core.metrics import format_duration
 from tui_bot.core.replies import send_reply
-from tui_bot.core.responses import Colour, make_embed
+from tui_bot.core.responses import Colour, error_embed, make_embed
+from tui_bot.logs.redaction import redact
 
 INFO_COOLDOWN = (1, 10.0)  # per user: these replies are large embeds
 TOP_SHOWN = 5
 EMBED_TEXT_LIMIT = 4000  # Discord allows 4096 characters in a description; keep a margin
+ERROR_SUMMARY_LENGTH = 150  # what everyone sees of a failed extension's error in `extensions`
+DETAIL_TRACEBACK_SHOWN = 3000  # the end of the traceback in the owner's `extensions <name>`
 
 ORIGINAL_AUTHOR = "TheHolyOneZ"
 ORIGINAL_REPOSITORY = "https://github.com/TheHolyOneZ/discord-bot-framework"
@@ -77,11 +80,19 @@ def _extension_line(manager: ExtensionManager, name: str, status: ExtensionStatu
     if status is ExtensionStatus.LOADED and state and state.load_seconds is not None:
         line += f" in {state.load_seconds * 1000:.0f} ms"
     if state and state.last_error:
-        line += f"\n  last error: {state.last_error[:150]}"
+        line += f"\n  last error: {error_summary(state.last_error)}"
     return line
 
 
+def error_summary(error: str) -> str:
+    """A failed extension's error as anyone may see it: its first line, redacted, then shortened (in
+    that order, so that the cut never leaves part of a secret); never the traceback."""
+    line = redact(error).partition("\n")[0]
+    return line if len(line) <= ERROR_SUMMARY_LENGTH else line[: ERROR_SUMMARY_LENGTH - 1] + "…"
+
+
 def extensions_embed(bot: Any) -> discord.Embed:
+    """Every extension and its state, for everyone: a failed one's error only as a short summary."""
     manager: ExtensionManager = bot.extension_manager
     statuses = {name: manager.status_of(name) for name in manager.known_names()}
     text = "\n".join(_extension_line(manager, name, status) for name, status in statuses.items())
@@ -92,6 +103,36 @@ def extensions_embed(bot: Any) -> discord.Embed:
     counts = Counter(statuses.values())
     embed.set_footer(text=" · ".join(f"{counts[status]} {status.value}" for status in ExtensionStatus))
     return embed
+
+
+def extension_detail_embed(bot: Any, name: str) -> discord.Embed:
+    """One extension for the bot owner: state, load time, commands, and its last error with the end of
+    its traceback (redacted; the console's Extensions pane and the log have the whole of it)."""
+    manager: ExtensionManager = bot.extension_manager
+    status = manager.status_of(name)
+    state = manager.states.get(name)
+    lines = [f"{_STATUS_ICONS[status]} {status.value}"]
+    if status is ExtensionStatus.LOADED and state and state.load_seconds is not None:
+        lines[0] += f" in {state.load_seconds * 1000:.0f} ms"
+    qualified = manager.qualified(name)
+    commands_added = sorted(
+        command.qualified_name
+        for command in bot.walk_commands()
+        if command.module == qualified or command.module.startswith(qualified + ".")
+    )
+    if commands_added:
+        lines.append("Commands: " + ", ".join(f"`{command}`" for command in commands_added))
+    if state and state.last_error:
+        if status is ExtensionStatus.LOADED:
+            lines.append("The last reload failed; the previous version is still running.")
+        lines.append(f"**Last error:** {redact(state.last_error)[:500]}")
+    text = "\n".join(lines)
+    if state and state.traceback:
+        room = min(DETAIL_TRACEBACK_SHOWN, EMBED_TEXT_LIMIT - len(text) - 20)
+        tail = redact(state.traceback)[-room:].replace("```", "'''")
+        text += f"\n```py\n{tail}\n```"
+    colour = Colour.ERROR if status is ExtensionStatus.FAILED else Colour.CATEGORIES
+    return make_embed(f"🧩 Extension `{name}`", text, colour=colour)
 
 
 def framework_embed(bot: Any) -> discord.Embed:
@@ -121,7 +162,6 @@ class Information(commands.Cog):
 
     def __init__(self, bot: commands.Bot) -> None:
         self.bot = bot
-        own_cooldowns(self)
 
     @commands.hybrid_command(name="stats", description="Show the bot's statistics and metrics")
     @commands.cooldown(*INFO_COOLDOWN, commands.BucketType.user)
@@ -130,10 +170,28 @@ class Information(commands.Cog):
         await send_reply(ctx, embed=await stats_embed(self.bot))
 
     @commands.hybrid_command(name="extensions", description="List the extensions and their state")
+    @app_commands.describe(name="An extension: its details and traceback (bot owner only)")
     @commands.cooldown(*INFO_COOLDOWN, commands.BucketType.user)
-    async def extensions(self, ctx: commands.Context[Any]) -> None:
-        """Every extension in the folder: loaded, failed, blacklisted or not loaded."""
-        await send_reply(ctx, embed=extensions_embed(self.bot))
+    async def extensions(self, ctx: commands.Context[Any], name: str | None = None) -> None:
+        """Every extension in the folder: loaded, failed, blacklisted or not loaded. With a name (bot
+        owner only): that extension's details and the end of its traceback."""
+        if name is None:
+            await send_reply(ctx, embed=extensions_embed(self.bot))
+            return
+        if not await self.bot.is_owner(ctx.author):
+            text = (
+                "An extension's details and traceback are for the bot owner. "
+                "`extensions` alone lists every extension and its state."
+            )
+            await send_reply(ctx, embed=error_embed("Bot owner only", text), kind="error")
+            return
+        try:
+            bare = self.bot.extension_manager.resolve(name)  # type: ignore[attr-defined]
+        except ExtensionNameError as error:
+            await send_reply(ctx, embed=error_embed("No such extension", str(error)), kind="error")
+            return
+        # As a slash command only the owner sees it; as a prefix command, where the owner asked.
+        await send_reply(ctx, embed=extension_detail_embed(self.bot, bare), ephemeral=True)
 
     @commands.hybrid_command(
         name="discordbotframework",

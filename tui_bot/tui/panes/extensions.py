@@ -1,5 +1,9 @@
 """The Extensions pane: every extension's state, load time, last reload and last error; the
-highlighted one's commands, or its traceback when it failed."""
+highlighted one's commands, or its traceback when it failed.
+
+Errors and tracebacks are the operator's to read in full, but redacted: an exception message may quote
+the token (an extension that failed with it in hand).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
+from tui_bot.logs.redaction import redact
 from tui_bot.tui.panes.tables import selected_key, sync_rows
 from tui_bot.tui.reader import ExtensionRow
 
@@ -18,7 +23,7 @@ ERROR_COLUMN_WIDTH = 48
 
 
 def _cells(row: ExtensionRow) -> tuple[str | Text, ...]:
-    error = row.last_error or ""
+    error = redact(row.last_error or "")
     if len(error) > ERROR_COLUMN_WIDTH:
         error = error[: ERROR_COLUMN_WIDTH - 1] + "…"
     return (
@@ -36,8 +41,8 @@ def describe_extension(row: ExtensionRow) -> Text:
     text.append(row.name, style="bold")
     text.append(f"  {row.status}\n", style=STATUS_STYLE.get(row.status, ""))
     if row.status == "failed" or (row.traceback and row.status != "loaded"):
-        text.append((row.last_error or "failed") + "\n\n", style="bold red")
-        text.append(row.traceback or "(no traceback recorded)", style="red")
+        text.append(redact(row.last_error or "failed") + "\n\n", style="bold red")
+        text.append(redact(row.traceback or "(no traceback recorded)"), style="red")
         return text
     if row.status == "blacklisted":
         text.append("In extensions.blacklist (config.json): not loaded at start-up. Load it with l.\n")
@@ -49,7 +54,7 @@ def describe_extension(row: ExtensionRow) -> Text:
     if row.status == "loaded" and row.last_error:
         # A failed reload keeps the previous version running: say so, with the reason.
         text.append("\nThe last reload failed; the previous version is still running:\n", style="yellow")
-        text.append(row.traceback or row.last_error, style="red")
+        text.append(redact(row.traceback or row.last_error), style="red")
     return text
 
 
