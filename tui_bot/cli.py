@@ -62,17 +62,22 @@ def _fail(message: str) -> int:
 
 
 def check_config(config_path: Path, env_file: Path, *, sandbox: bool) -> int:
-    """``--check-config``: validate without starting anything or writing any file."""
+    """``--check-config``: validate without starting anything or writing any file.
+
+    Every problem of the config file is listed at once (one per line), and .env is checked too.
+    """
     from tui_bot.config import ConfigFileError, ConfigStore, EnvError, read_env
 
+    code = exit_codes.OK
     if config_path.exists():
         try:
             store = ConfigStore.load(config_path, create=False)
         except ConfigFileError as error:
-            return _fail(str(error))
-        for warning in store.warnings:
-            print(f"warning: {warning}")
-        print(f"{config_path}: valid")
+            code = _fail(str(error))
+        else:
+            for warning in store.warnings:
+                print(f"warning: {warning}")
+            print(f"{config_path}: valid")
     else:
         print(f"{config_path}: not found; it will be generated with the defaults on the first run")
     try:
@@ -82,7 +87,7 @@ def check_config(config_path: Path, env_file: Path, *, sandbox: bool) -> int:
     token = "set" if secrets.token else "not set (not needed with --sandbox)"
     owners = ", ".join(map(str, secrets.owner_ids)) or "none"
     print(f"{env_file}: valid (DISCORD_TOKEN {token}; BOT_OWNER_ID {owners})")
-    return exit_codes.OK
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:

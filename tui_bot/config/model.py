@@ -1,5 +1,8 @@
 """The typed model of ``config.json``: its defaults, and validation that names what to fix.
 
+``parse_config`` reads every key with the readers of :mod:`tui_bot.config.readers` and reports every
+problem at once (one ConfigErrors), not only the first.
+
 Defaults live here and only here. The generated file holds exactly the keys of ``DEFAULT_CONFIG``;
 a few optional keys (``OPTIONAL_KEYS``) are understood when an operator adds them but are not written
 by default, so a fresh config.json stays the short file operators know.
@@ -9,9 +12,41 @@ from __future__ import annotations
 
 import copy
 import difflib
-import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
+
+from tui_bot.config.readers import (
+    ConfigErrors,
+    ConfigValueError,
+    boolean,
+    choice,
+    count_at_most,
+    extensions_directory,
+    looks_like_id,
+    nesting_problem,
+    optional_url,
+    path,
+    seconds,
+    show_key,
+    snowflake,
+    status_template,
+    text,
+    validate_prefix,
+    whole_number,
+)
+
+# Re-exported: ``from tui_bot.config.model import ConfigValueError, ConfigErrors, validate_prefix`` works.
+__all__ = [
+    "BotConfig",
+    "ConfigErrors",
+    "ConfigValueError",
+    "default_config",
+    "known_keys",
+    "parse_config",
+    "unknown_keys",
+    "validate_prefix",
+]
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "prefix": "!",
@@ -46,25 +81,6 @@ STATUS_TYPES = ("playing", "watching", "listening", "competing")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # "minimal": only the bot's own member (and members in voice) stay cached; "all": every member.
 MEMBER_CACHE_MODES = ("minimal", "all")
-
-
-class ConfigValueError(ValueError):
-    """A key holds a value of the wrong type or out of range. The message says what to fix."""
-
-    def __init__(self, key: str, value: Any, expected: str) -> None:
-        self.key = key
-        self.value = value
-        self.expected = expected
-        super().__init__(f"config key '{key}' has the value {_show(value)}, but it must be {expected}.")
-
-
-def _show(value: Any) -> str:
-    import json
-
-    try:
-        return json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return repr(value)
 
 
 @dataclass(frozen=True)
@@ -196,36 +212,220 @@ def known_keys() -> set[str]:
     return keys
 
 
+# A file with thousands of unknown keys still gets a short report: the first ones are enough to act on.
+MAX_UNKNOWN_KEYS_REPORTED = 50
+
+
 def unknown_keys(raw: dict[str, Any]) -> list[str]:
-    """Dotted keys present in ``raw`` that the model does not know, each with a did-you-mean hint."""
+    """Dotted keys present in ``raw`` that the model does not know, each with a did-you-mean hint.
+
+    At most MAX_UNKNOWN_KEYS_REPORTED are listed (then a count of the rest); keys are shown clipped.
+    """
     known = known_keys()
     found: list[str] = []
     for key, value in raw.items():
         if key not in known:
-            found.append(_with_hint(key, known))
+            found.append(key)
             continue
         if isinstance(value, dict) and key != "command_permissions":
-            for sub in value:
-                dotted = f"{key}.{sub}"
-                if dotted not in known:
-                    found.append(_with_hint(dotted, known))
-    return found
+            found.extend(f"{key}.{sub}" for sub in value if f"{key}.{sub}" not in known)
+    shown = [_with_hint(key, known) for key in found[:MAX_UNKNOWN_KEYS_REPORTED]]
+    if len(found) > MAX_UNKNOWN_KEYS_REPORTED:
+        shown.append(f"... and {len(found) - MAX_UNKNOWN_KEYS_REPORTED:,} more")
+    return shown
 
 
 def _with_hint(key: str, known: set[str]) -> str:
-    close = difflib.get_close_matches(key, sorted(known), n=1)
-    return f"{key} (did you mean '{close[0]}'?)" if close else key
+    # A key longer than any known one cannot be a typo of one; difflib on it would only cost time.
+    close = difflib.get_close_matches(key, sorted(known), n=1) if len(key) <= 100 else []
+    return f"{show_key(key)} (did you mean '{close[0]}'?)" if close else show_key(key)
 
 
 # ---------------------------------------------------------------------------------------------
-# Validation: each reader takes the raw value and the dotted key, and raises ConfigValueError.
+# Upper bounds: each one far above any real use, and low enough that the value cannot hurt the bot.
+
+# Each backup is a full copy of the database: a thousand is already more disk than anyone means.
+BACKUP_KEEP_MAX = 1000
+# 10 GiB per log file; past that one file is not readable anyway, and the disk fills.
+LOG_MAX_BYTES_MAX = 10 * 1024**3
+# A rotation renames every old file in a loop: 10**30 of them would spin a core for ever.
+LOG_BACKUP_COUNT_MAX = 1000
+# Uses per cooldown window: beyond a thousand it is no longer a cooldown.
+COOLDOWN_RATE_MAX = 1000
+# A week: a longer default cooldown would lock a command out for practical purposes.
+COOLDOWN_PER_MAX = 7 * 24 * 3600.0
+# A day: the file cache is a speed-up, not a store; a longer one hides edits made outside the bot.
+CACHE_TTL_MAX = 24 * 3600.0
+# A day: a reply that cleans itself up later than that may as well stay (0 keeps it).
+DELETE_AFTER_MAX = 24 * 3600.0
+# 15 minutes: as long as an interaction token lives.
+MAX_RETRY_DEADLINE = 900.0
+# An extension's setup that talks to the network finishes in seconds; 30 s leaves room for a slow one
+# while a hung one delays the connection at start-up, or a !load reply, by at most that. Beyond 10
+# minutes the bound would no longer protect anything.
+LOAD_TIMEOUT_MAX = 600.0
+# Every shard runs in this one process; 16,384 shards is ~40 million guilds, beyond any single process.
+SHARD_COUNT_MAX = 16384
+# About 1.7 KiB per cached message: 100,000 is ~170 MiB, already more than a bot should spend on it.
+MAX_MESSAGES_MAX = 100_000
+# Lists an operator writes by hand: a thousand entries is far past any real config.
+OWNER_IDS_MAX = 1000
+BLACKLIST_MAX = 1000
+COMMAND_RULES_MAX = 1000
+# A guild has at most 250 roles, so a rule never needs more.
+ROLES_PER_RULE_MAX = 250
+# Discord's limit for role names; command and extension names are far shorter.
+NAME_MAX = 100
 
 
-def _section(raw: dict[str, Any], key: str) -> dict[str, Any]:
-    value = raw.get(key, {})
+# ---------------------------------------------------------------------------------------------
+# Readers of the lists and maps (scalars are in tui_bot.config.readers). Each one reports every bad
+# entry of its value at once.
+
+
+def _owner_ids(key: str, value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        raise ConfigValueError(key, value, "a list of Discord user ids, e.g. [123456789012345678]")
+    count_at_most(key, value, OWNER_IDS_MAX, "ids")
+    problems = _Problems()
+    ids = tuple(problems.check(snowflake, f"{key}[{i}]", item, fallback=1) for i, item in enumerate(value))
+    problems.raise_if_any()
+    return ids
+
+
+def _blacklist(key: str, value: Any) -> tuple[str, ...]:
+    expected = f'a list of extension names, e.g. ["debug_cog"], each at most {NAME_MAX} characters'
+    if not isinstance(value, list):
+        raise ConfigValueError(key, value, expected)
+    count_at_most(key, value, BLACKLIST_MAX, "names")
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not item.strip() or len(item) > NAME_MAX:
+            raise ConfigValueError(f"{key}[{index}]", item, expected)
+    return tuple(item.strip() for item in value)
+
+
+def _role(key: str, role: Any) -> str | int:
+    if isinstance(role, str) and not looks_like_id(role):
+        return text(key, role, maximum=NAME_MAX)
+    return snowflake(key, role)
+
+
+def _command_permissions(key: str, value: Any) -> dict[str, tuple[str | int, ...]]:
     if not isinstance(value, dict):
-        raise ConfigValueError(key, value, "an object ({...})")
+        raise ConfigValueError(
+            key, value, 'an object mapping command names to role lists, e.g. {"ban": ["Moderator"]}'
+        )
+    count_at_most(key, value, COMMAND_RULES_MAX, "commands")
+    problems = _Problems()
+    rules: dict[str, tuple[str | int, ...]] = {}
+    for command, roles in value.items():
+        entry = f"{key}.{command}"
+        name = command.strip().lower() if isinstance(command, str) else ""  # set() may pass any key
+        if not name or len(name) > NAME_MAX:
+            problems.add(
+                ConfigValueError(
+                    entry, roles, f"listed under a command name of at most {NAME_MAX} characters, not blank"
+                )
+            )
+            continue
+        if not isinstance(roles, list) or not roles:
+            problems.add(
+                ConfigValueError(
+                    entry, roles, 'a non-empty list of role names or role ids, e.g. ["Moderator"]'
+                )
+            )
+            continue
+        if len(roles) > ROLES_PER_RULE_MAX:
+            problems.add(
+                ConfigValueError(entry, roles, f"at most {ROLES_PER_RULE_MAX} roles (it has {len(roles):,})")
+            )
+            continue
+        no_role: str | int = ""  # stands in for a bad entry; the parse fails anyway
+        rules[name] = tuple(
+            problems.check(_role, f"{entry}[{index}]", role, fallback=no_role)
+            for index, role in enumerate(roles)
+        )
+    problems.raise_if_any()
+    return rules
+
+
+def _shard_count(key: str, value: Any) -> int | Literal["auto"] | None:
+    if value is None or value == "auto":
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= SHARD_COUNT_MAX:
+        raise ConfigValueError(
+            key,
+            value,
+            'null (one connection), "auto" or a whole number of shards of at least 1 and at most '
+            f"{SHARD_COUNT_MAX:,} (every shard runs in this one process)",
+        )
     return value
+
+
+def _max_messages(key: str, value: Any) -> int:
+    # null disables the message cache, as 0 does.
+    return whole_number(key, 0 if value is None else value, minimum=0, maximum=MAX_MESSAGES_MAX)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading every key, collecting every problem.
+
+T = TypeVar("T")
+
+
+class _Problems:
+    """Collects the ConfigValueErrors of one parse: a failed read is recorded and the parse goes on with
+    a valid stand-in, so one run reports every problem of the file."""
+
+    def __init__(self) -> None:
+        self.errors: list[ConfigValueError] = []
+        self.failed_keys: set[str] = set()
+
+    def add(self, error: ConfigValueError) -> None:
+        """Record a problem found outside a reader (a rule between two keys)."""
+        for each in error.errors if isinstance(error, ConfigErrors) else [error]:
+            self.errors.append(each)
+            self.failed_keys.add(each.key)
+
+    def check(self, reader: Callable[..., T], key: str, value: Any, /, *, fallback: T, **options: Any) -> T:
+        """``reader(key, value, **options)``, or ``fallback`` after recording why it failed."""
+        try:
+            return reader(key, value, **options)
+        except ConfigValueError as error:
+            self.add(error)
+            return fallback
+
+    def read(
+        self,
+        section: dict[str, Any],
+        parent: str,
+        name: str,
+        reader: Callable[..., T],
+        /,
+        *args: Any,
+        **options: Any,
+    ) -> T:
+        """Read ``parent.name`` (or its default when absent) with ``reader``; on failure the default
+        stands in, which always passes."""
+        key, value = _get(section, parent, name)
+        try:
+            return reader(key, value, *args, **options)
+        except ConfigValueError as error:
+            self.add(error)
+            return reader(key, _default_for(key), *args, **options)
+
+    def section(self, raw: dict[str, Any], key: str) -> dict[str, Any]:
+        """The object at ``key`` ({} when absent, or after recording that it is not an object)."""
+        value = raw.get(key, {})
+        if isinstance(value, dict):
+            return value
+        self.add(ConfigValueError(key, value, "an object ({...})"))
+        return {}
+
+    def raise_if_any(self) -> None:
+        """Raise one ConfigErrors holding every problem, if there were any."""
+        if self.errors:
+            raise ConfigErrors(self.errors)
 
 
 def _get(section: dict[str, Any], parent: str, name: str) -> tuple[str, Any]:
@@ -244,224 +444,102 @@ def _default_for(dotted: str) -> Any:
     return copy.deepcopy(node)
 
 
-def _bool(key: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigValueError(key, value, "true or false")
-    return value
-
-
-def _int(key: str, value: Any, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigValueError(key, value, f"a whole number of at least {minimum}")
-    if value < minimum:
-        raise ConfigValueError(key, value, f"a whole number of at least {minimum}")
-    return value
-
-
-def _positive_float(key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ConfigValueError(key, value, "a number greater than 0 (seconds)")
-    return float(value)
-
-
-MAX_RETRY_DEADLINE = 900.0  # 15 minutes: as long as an interaction token lives
-
-
-def _retry_deadline(key: str, value: Any) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not 0 < value <= MAX_RETRY_DEADLINE  # also refuses NaN and Infinity
-    ):
-        raise ConfigValueError(
-            key, value, f"a number of seconds greater than 0 and at most {MAX_RETRY_DEADLINE:g}"
-        )
-    return float(value)
-
-
-# An extension's setup that talks to the network finishes in seconds; 30 s leaves room for a slow one
-# while a hung one delays the connection at start-up, or a !load reply, by at most that. Beyond 10
-# minutes the bound would no longer protect anything.
-LOAD_TIMEOUT_MAX = 600.0
-
-
-def _bounded_seconds(key: str, value: Any, *, maximum: float) -> float:
-    # json.loads accepts NaN and Infinity: "finite" is checked, not assumed.
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or not 0 < value <= maximum
-    ):
-        raise ConfigValueError(key, value, f"a number of seconds greater than 0 and at most {maximum:g}")
-    return float(value)
-
-
-def _non_negative_float(key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ConfigValueError(key, value, "a number of seconds, 0 or more (0 = never)")
-    return float(value)
-
-
-def _text(key: str, value: Any, *, allow_empty: bool = False) -> str:
-    if not isinstance(value, str) or (not allow_empty and not value.strip()):
-        raise ConfigValueError(key, value, "a non-empty text in double quotes")
-    return value
-
-
-def _choice(key: str, value: Any, choices: tuple[str, ...], *, fold_case: bool = False) -> str:
-    candidate = value.upper() if fold_case and isinstance(value, str) else value
-    if candidate not in choices:
-        raise ConfigValueError(key, value, "one of " + ", ".join(f'"{c}"' for c in choices))
-    return candidate
-
-
-def _optional_url(key: str, value: Any, schemes: tuple[str, ...]) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or not value.startswith(schemes):
-        raise ConfigValueError(key, value, "null or a URL starting with " + " or ".join(schemes))
-    return value.rstrip("/")
-
-
-def validate_prefix(key: str, value: Any) -> str:
-    """A command prefix: 1 to 5 characters, no whitespace, no mention syntax."""
-    if not isinstance(value, str) or not 1 <= len(value) <= 5 or any(ch.isspace() for ch in value):
-        raise ConfigValueError(key, value, '1 to 5 characters without spaces, e.g. "!"')
-    if "<@" in value or "@everyone" in value or "@here" in value:
-        raise ConfigValueError(key, value, "a prefix that is not a mention")
-    return value
-
-
-def _snowflake(key: str, value: Any) -> int:
-    # JSON numbers are exact in Python, but some editors quote long ids: accept digit strings too.
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigValueError(key, value, "a Discord id: a positive whole number such as 123456789012345678")
-    return value
-
-
-def _owner_ids(value: Any) -> tuple[int, ...]:
-    if not isinstance(value, list):
-        raise ConfigValueError("owner_ids", value, "a list of Discord user ids, e.g. [123456789012345678]")
-    return tuple(_snowflake(f"owner_ids[{i}]", item) for i, item in enumerate(value))
-
-
-def _blacklist(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
-        raise ConfigValueError("extensions.blacklist", value, 'a list of extension names, e.g. ["debug_cog"]')
-    return tuple(item.strip() for item in value)
-
-
-def _command_permissions(value: Any) -> dict[str, tuple[str | int, ...]]:
-    key = "command_permissions"
-    if not isinstance(value, dict):
-        raise ConfigValueError(
-            key, value, 'an object mapping command names to role lists, e.g. {"ban": ["Moderator"]}'
-        )
-    rules: dict[str, tuple[str | int, ...]] = {}
-    for command, roles in value.items():
-        entry = f"{key}.{command}"
-        if not isinstance(roles, list) or not roles:
-            raise ConfigValueError(
-                entry, roles, 'a non-empty list of role names or role ids, e.g. ["Moderator"]'
-            )
-        parsed: list[str | int] = []
-        for index, role in enumerate(roles):
-            if isinstance(role, str) and not role.strip().isdigit():
-                parsed.append(_text(f"{entry}[{index}]", role))
-            else:
-                parsed.append(_snowflake(f"{entry}[{index}]", role))
-        rules[command.strip().lower()] = tuple(parsed)
-    return rules
-
-
-def _shard_count(key: str, value: Any) -> int | Literal["auto"] | None:
-    if value is None or value == "auto":
-        return value
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigValueError(
-            key, value, 'null (one connection), "auto" or a whole number of shards of at least 1'
-        )
-    return value
-
-
-def _cache(section: dict[str, Any]) -> CacheConfig:
-    members = _choice(*_get(section, "cache", "members"), MEMBER_CACHE_MODES)
-    chunk_key, chunk = _get(section, "cache", "chunk_guilds_at_startup")
-    chunk = _bool(chunk_key, chunk)
-    if chunk and members != "all":
+def _cache(problems: _Problems, section: dict[str, Any]) -> CacheConfig:
+    members = problems.read(section, "cache", "members", choice, MEMBER_CACHE_MODES)
+    chunk = problems.read(section, "cache", "chunk_guilds_at_startup", boolean)
+    if chunk and members != "all" and "cache.members" not in problems.failed_keys:
         # Chunking fills the member cache; with "minimal" discord.py would throw every chunk away.
-        raise ConfigValueError(
-            chunk_key, chunk, f'false while cache.members is "{members}" (chunking needs cache.members "all")'
+        problems.add(
+            ConfigValueError(
+                "cache.chunk_guilds_at_startup",
+                chunk,
+                f'false while cache.members is "{members}" (chunking needs cache.members "all")',
+            )
         )
-    messages_key, messages = _get(section, "cache", "max_messages")
-    if messages is None:
-        messages = 0  # null disables the message cache, as 0 does
     return CacheConfig(
-        members=members,  # type: ignore[arg-type]  # _choice checked it is one of MEMBER_CACHE_MODES
+        members=members,  # type: ignore[arg-type]  # choice() checked it is one of MEMBER_CACHE_MODES
         chunk_guilds_at_startup=chunk,
-        max_messages=_int(messages_key, messages, minimum=0),
+        max_messages=problems.read(section, "cache", "max_messages", _max_messages),
     )
 
 
 def parse_config(raw: Any) -> BotConfig:
-    """Validate a parsed config.json and build the typed model; raise ConfigValueError on the first fault."""
+    """Validate a parsed config.json and build the typed model.
+
+    Raises ConfigErrors (a ConfigValueError) listing every problem found, not only the first.
+    """
     if not isinstance(raw, dict):
-        raise ConfigValueError("(top level)", raw, "an object ({...}) holding the settings")
+        raise ConfigErrors([ConfigValueError("(top level)", raw, "an object ({...}) holding the settings")])
+    too_deep = nesting_problem(raw, "")
+    if too_deep is not None:
+        # Checked before anything else reads the value: copying or printing it could recurse too deep.
+        raise ConfigErrors([too_deep])
 
-    status = _section(raw, "status")
-    database = _section(raw, "database")
-    logging_ = _section(raw, "logging")
-    extensions = _section(raw, "extensions")
-    cooldowns = _section(raw, "cooldowns")
-    discord_ = _section(raw, "discord")
-    storage = _section(raw, "storage")
-    replies = _section(raw, "replies")
-    sharding = _section(raw, "sharding")
-    cache = _section(raw, "cache")
+    problems = _Problems()
+    read = problems.read
+    status = problems.section(raw, "status")
+    database = problems.section(raw, "database")
+    logging_ = problems.section(raw, "logging")
+    extensions = problems.section(raw, "extensions")
+    cooldowns = problems.section(raw, "cooldowns")
+    discord_ = problems.section(raw, "discord")
+    storage = problems.section(raw, "storage")
+    replies = problems.section(raw, "replies")
+    sharding = problems.section(raw, "sharding")
+    cache = problems.section(raw, "cache")
 
-    return BotConfig(
-        prefix=validate_prefix(*_get(raw, "", "prefix")),
-        owner_ids=_owner_ids(_get(raw, "", "owner_ids")[1]),
-        auto_reload=_bool(*_get(raw, "", "auto_reload")),
+    config = BotConfig(
+        prefix=read(raw, "", "prefix", validate_prefix),
+        owner_ids=read(raw, "", "owner_ids", _owner_ids),
+        auto_reload=read(raw, "", "auto_reload", boolean),
         status=StatusConfig(
-            type=_choice(*_get(status, "status", "type"), STATUS_TYPES),
-            text=_text(*_get(status, "status", "text")),
+            type=read(status, "status", "type", choice, STATUS_TYPES),
+            text=read(status, "status", "text", status_template),
         ),
         database=DatabaseConfig(
-            path=_text(*_get(database, "database", "path")),
-            backup_keep=_int(*_get(database, "database", "backup_keep"), minimum=1),
-        ),
-        logging=LoggingConfig(
-            level=_choice(*_get(logging_, "logging", "level"), LOG_LEVELS, fold_case=True),
-            max_bytes=_int(*_get(logging_, "logging", "max_bytes"), minimum=1024),
-            backup_count=_int(*_get(logging_, "logging", "backup_count"), minimum=0),
-            directory=_text(*_get(logging_, "logging", "directory")),
-        ),
-        extensions=ExtensionsConfig(
-            auto_load=_bool(*_get(extensions, "extensions", "auto_load")),
-            blacklist=_blacklist(_get(extensions, "extensions", "blacklist")[1]),
-            directory=_text(*_get(extensions, "extensions", "directory")),
-            load_timeout=_bounded_seconds(
-                *_get(extensions, "extensions", "load_timeout"), maximum=LOAD_TIMEOUT_MAX
+            path=read(database, "database", "path", path),
+            backup_keep=read(
+                database, "database", "backup_keep", whole_number, minimum=1, maximum=BACKUP_KEEP_MAX
             ),
         ),
+        logging=LoggingConfig(
+            level=read(logging_, "logging", "level", choice, LOG_LEVELS, fold_case=True),
+            max_bytes=read(
+                logging_, "logging", "max_bytes", whole_number, minimum=1024, maximum=LOG_MAX_BYTES_MAX
+            ),
+            backup_count=read(
+                logging_, "logging", "backup_count", whole_number, minimum=0, maximum=LOG_BACKUP_COUNT_MAX
+            ),
+            directory=read(logging_, "logging", "directory", path),
+        ),
+        extensions=ExtensionsConfig(
+            auto_load=read(extensions, "extensions", "auto_load", boolean),
+            blacklist=read(extensions, "extensions", "blacklist", _blacklist),
+            directory=read(extensions, "extensions", "directory", extensions_directory),
+            load_timeout=read(extensions, "extensions", "load_timeout", seconds, maximum=LOAD_TIMEOUT_MAX),
+        ),
         cooldowns=CooldownConfig(
-            default_rate=_int(*_get(cooldowns, "cooldowns", "default_rate"), minimum=1),
-            default_per=_positive_float(*_get(cooldowns, "cooldowns", "default_per")),
+            default_rate=read(
+                cooldowns, "cooldowns", "default_rate", whole_number, minimum=1, maximum=COOLDOWN_RATE_MAX
+            ),
+            default_per=read(cooldowns, "cooldowns", "default_per", seconds, maximum=COOLDOWN_PER_MAX),
         ),
-        command_permissions=_command_permissions(_get(raw, "", "command_permissions")[1]),
+        command_permissions=read(raw, "", "command_permissions", _command_permissions),
         discord=DiscordEndpoints(
-            api_base=_optional_url(*_get(discord_, "discord", "api_base"), ("http://", "https://")),
-            gateway_url=_optional_url(*_get(discord_, "discord", "gateway_url"), ("ws://", "wss://")),
+            api_base=read(discord_, "discord", "api_base", optional_url, ("http://", "https://")),
+            gateway_url=read(discord_, "discord", "gateway_url", optional_url, ("ws://", "wss://")),
         ),
-        cache_ttl=_positive_float(*_get(storage, "storage", "cache_ttl")),
+        cache_ttl=read(
+            storage, "storage", "cache_ttl", seconds, maximum=CACHE_TTL_MAX, zero_means="no caching"
+        ),
         replies=RepliesConfig(
-            delete_after=_non_negative_float(*_get(replies, "replies", "delete_after")),
-            retry_deadline=_retry_deadline(*_get(replies, "replies", "retry_deadline")),
+            delete_after=read(
+                replies, "replies", "delete_after", seconds, maximum=DELETE_AFTER_MAX, zero_means="never"
+            ),
+            retry_deadline=read(replies, "replies", "retry_deadline", seconds, maximum=MAX_RETRY_DEADLINE),
         ),
-        sharding=ShardingConfig(shard_count=_shard_count(*_get(sharding, "sharding", "shard_count"))),
-        cache=_cache(cache),
+        sharding=ShardingConfig(shard_count=read(sharding, "sharding", "shard_count", _shard_count)),
+        cache=_cache(problems, cache),
     )
+    problems.raise_if_any()
+    return config

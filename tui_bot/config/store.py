@@ -13,10 +13,19 @@ import contextlib
 import copy
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
-from tui_bot.config.model import BotConfig, ConfigValueError, default_config, parse_config, unknown_keys
+from tui_bot.config.model import BotConfig, default_config, parse_config, unknown_keys
+from tui_bot.config.readers import (
+    ConfigErrors,
+    ConfigValueError,
+    nesting_problem,
+    show_key,
+    show_value,
+    walk,
+)
 from tui_bot.storage.durable import durable_write_bytes, temp_name_pattern
 from tui_bot.storage.tempfiles import find_stale_temp_files, remove_files
 
@@ -32,6 +41,22 @@ def render_config(raw: dict[str, Any]) -> bytes:
     return (json.dumps(raw, indent=4, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+class _OversizedNumber:
+    """Stands in for a JSON integer longer than Python converts (sys.get_int_max_str_digits()), so the
+    error can name its key instead of json.loads failing with no position."""
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+
+def _read_int(literal: str) -> int | _OversizedNumber:
+    limit = sys.get_int_max_str_digits()
+    digits = len(literal.lstrip("-"))
+    if limit and digits > limit:
+        return _OversizedNumber(digits)
+    return int(literal)
+
+
 def _parse_json(path: Path, data: bytes) -> Any:
     try:
         text = data.decode("utf-8-sig")
@@ -41,13 +66,49 @@ def _parse_json(path: Path, data: bytes) -> Any:
             "Save it as UTF-8; the file was left unchanged."
         ) from None
     try:
-        return json.loads(text)
+        raw = json.loads(text, parse_int=_read_int)
     except json.JSONDecodeError as error:
         raise ConfigFileError(
             f"{path} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}. "
             "Fix that spot (a missing comma or quote, or a trailing comma, is the usual cause); "
             "the file was left unchanged."
         ) from None
+    except RecursionError:
+        raise ConfigFileError(_too_deep(path)) from None
+    except ValueError as error:
+        # _read_int keeps long integers out of int(); this is for whatever else Python refuses to read.
+        raise ConfigFileError(
+            f"{path} cannot be read: {error}. Fix that value; the file was left unchanged."
+        ) from None
+    except Exception as error:  # any other parse failure is still the file's problem, reported as such
+        raise ConfigFileError(
+            f"{path} cannot be read as JSON ({type(error).__name__}). The file was left unchanged."
+        ) from None
+    for key, value in walk(raw):
+        if isinstance(value, _OversizedNumber):
+            limit = sys.get_int_max_str_digits()
+            raise ConfigFileError(
+                f"{path}: config key '{show_key(key or '(top level)')}' holds a number with more than "
+                f"{limit:,} digits ({value.digits:,}), which Python refuses to read and no setting needs. "
+                "Fix that value; the file was left unchanged."
+            )
+    return raw
+
+
+def _too_deep(path: Path) -> str:
+    return (
+        f"{path} is nested too deeply to read: lists or objects inside each other hundreds of levels deep "
+        "(a config needs 3). Fix the file; it was left unchanged."
+    )
+
+
+def describe_problems(path: Path, error: ConfigValueError) -> str:
+    """The operator-facing report of every problem in ``path``: one line, or one line per problem."""
+    errors = error.errors if isinstance(error, ConfigErrors) else [error]
+    if len(errors) == 1:
+        return f"{path}: {errors[0]} The file was left unchanged."
+    lines = "\n".join(f"  - {each}" for each in errors)
+    return f"{path} has {len(errors)} problems; the file was left unchanged:\n{lines}"
 
 
 def remove_stale_config_temp_files(path: Path) -> list[Path]:
@@ -122,10 +183,12 @@ class ConfigStore:
 
         try:
             model = parse_config(raw)
+            warnings = [f"unknown key in {path}: {key}; it is ignored" for key in unknown_keys(raw)]
         except ConfigValueError as error:
-            raise ConfigFileError(f"{path}: {error} The file was left unchanged.") from None
-
-        warnings = [f"unknown key in {path}: {key}; it is ignored" for key in unknown_keys(raw)]
+            raise ConfigFileError(describe_problems(path, error)) from None
+        except RecursionError:
+            # parse_config refuses deep nesting before reading anything; this is the safety net.
+            raise ConfigFileError(_too_deep(path)) from None
         return cls(path, raw, model, warnings, created=created, removed_temp_files=removed)
 
     def log_load_notes(self) -> None:
@@ -153,22 +216,50 @@ class ConfigStore:
     async def set(self, dotted_key: str, value: Any) -> BotConfig:
         """Validate the change, save it atomically and durably, and return the new model.
 
-        Raises ConfigValueError (and changes nothing) when the value is not acceptable.
+        Raises ConfigValueError (a ConfigErrors listing every problem; nothing is changed) when the value
+        is not acceptable: the same checks, and messages, as loading the file.
         """
         async with self._save_lock:
-            raw = copy.deepcopy(self._raw)
-            parts = dotted_key.split(".")
-            node = raw
-            for part in parts[:-1]:
-                child = node.setdefault(part, {})
-                if not isinstance(child, dict):
-                    raise ConfigValueError(part, child, "an object ({...}) to hold " + dotted_key)
-                node = child
-            node[parts[-1]] = copy.deepcopy(value)
-            model = parse_config(raw)
-            await asyncio.to_thread(
-                durable_write_bytes, self.path, render_config(raw), keep_backup=self.backup_path
-            )
+            try:
+                raw, model, rendered = self._changed(dotted_key, value)
+            except RecursionError:
+                raise ConfigErrors(
+                    [
+                        ConfigValueError(
+                            dotted_key, value, "a value nested less deeply (a config needs 3 levels)"
+                        )
+                    ]
+                ) from None
+            await asyncio.to_thread(durable_write_bytes, self.path, rendered, keep_backup=self.backup_path)
             self._raw, self.model = raw, model
-            log.info("Config %s set to %s", dotted_key, json.dumps(value, ensure_ascii=False))
+            log.info("Config %s set to %s", dotted_key, show_value(value))
             return model
+
+    def _changed(self, dotted_key: str, value: Any) -> tuple[dict[str, Any], BotConfig, bytes]:
+        """The settings with ``dotted_key`` set, their model and their bytes; raises ConfigValueError."""
+        too_deep = nesting_problem(value, dotted_key)
+        if too_deep is not None:  # before copying it: copy.deepcopy recurses
+            raise ConfigErrors([too_deep])
+        raw = copy.deepcopy(self._raw)
+        parts = dotted_key.split(".")
+        node = raw
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigErrors([ConfigValueError(part, child, "an object ({...}) to hold " + dotted_key)])
+            node = child
+        node[parts[-1]] = copy.deepcopy(value)
+        model = parse_config(raw)
+        try:
+            rendered = render_config(raw)
+        except (TypeError, ValueError):  # a value of an unknown key that JSON cannot hold (a set, 10**5000)
+            raise ConfigErrors(
+                [
+                    ConfigValueError(
+                        dotted_key,
+                        value,
+                        "a JSON value: text, a number, true, false, null, a list or an object",
+                    )
+                ]
+            ) from None
+        return raw, model, rendered

@@ -74,28 +74,34 @@ class TuiContext(commands.Context):  # type: ignore[type-arg]  # the bot type is
         """Send like ``commands.Context.send``, exactly once (see the module docstring)."""
         parent_send = super().send
         interaction = self.interaction
-        where = f"in channel {getattr(self.channel, 'id', '?')}"
         try:
             if interaction is None or interaction.is_expired():
-                return await self._send_to_channel(parent_send, content, kwargs, where)
-            return await self._send_to_interaction(parent_send, content, kwargs, where)
+                return await self._send_to_channel(parent_send, content, kwargs)
+            return await self._send_to_interaction(parent_send, content, kwargs, self._where())
         except Exception as error:
             if is_transient(error):
                 self.reply_lost = True
             raise
 
+    def _where(self) -> str:
+        return f"in channel {getattr(self.channel, 'id', '?')}"
+
     async def _send_to_channel(
-        self, parent_send: Any, content: str | None, kwargs: dict[str, Any], where: str
+        self, parent_send: Any, content: str | None, kwargs: dict[str, Any]
     ) -> discord.Message:
         if kwargs.get("nonce") is None:
             kwargs["nonce"] = new_nonce()
-        tries = 0
+        # The first try, which nearly always succeeds, runs without any retry machinery around it.
+        try:
+            sent: discord.Message = await parent_send(content, **kwargs)
+            return sent
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            first_failure = error
 
         async def attempt() -> discord.Message:
-            nonlocal tries
-            tries += 1
-            if tries > 1:
-                _renew_files(kwargs)
+            _renew_files(kwargs)
             message: discord.Message = await parent_send(content, **kwargs)
             return message
 
@@ -107,9 +113,10 @@ class TuiContext(commands.Context):  # type: ignore[type-arg]  # the bot type is
         return await deliver(
             attempt,
             bot=self.bot,
-            where=where,
+            where=self._where(),
             refuse_repeat=refuse_repeat,
             retries_allowed=not self.reply_lost,
+            first_failure=first_failure,
         )
 
     async def _send_to_interaction(

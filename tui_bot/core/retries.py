@@ -163,43 +163,49 @@ async def deliver(
     where: str,
     refuse_repeat: Callable[[BaseException], str | None] = lambda _error: None,
     retries_allowed: bool = True,
+    first_failure: BaseException | None = None,
 ) -> T:
     """Run ``attempt`` until it succeeds, retrying transient failures until the deadline.
 
     Non-transient failures are raised at once, untouched. A transient failure for which
     ``refuse_repeat`` gives a reason not to repeat the request, or one still failing at the deadline
     (or the shutdown's drain deadline, or once the bot is closed), is given up: see :func:`give_up`,
-    then raised. ``retries_allowed=False`` makes one attempt.
+    then raised. ``retries_allowed=False`` makes one attempt. ``first_failure``: the transient failure
+    of a first try the caller made itself (the fast path), counted as attempt 1.
     The waits are ``asyncio.sleep``: the loop keeps running other commands meanwhile.
     """
     started = time.monotonic()
     attempts = 0
+    failure = first_failure
     while True:
         attempts += 1
-        try:
-            return await attempt()
-        except Exception as error:
-            if not is_transient(error):
-                raise
-            now = time.monotonic()
-            why = ""
-            wait = 0.0
-            if not retries_allowed:
-                why = "an earlier reply of this command was already lost"
-            elif refused := refuse_repeat(error):
-                why = refused
-            elif getattr(bot, "is_closed", lambda: False)():
-                why = "the bot is closed"
-            else:
-                wait, why = _next_wait(bot, started, now, attempts, error)
-            if why:
-                give_up(bot, where, attempts, now - started, error, why)
-                raise
-            log.debug("Reply %s failed (attempt %d: %s); retrying in %.2f s", where, attempts, error, wait)
+        if failure is None:
             try:
-                await asyncio.sleep(wait)
-            except asyncio.CancelledError:
-                # E.g. the shutdown cancelling commands still running at its drain deadline: the reply
-                # is lost all the same, and must show as such.
-                give_up(bot, where, attempts, time.monotonic() - started, error, _cancelled_why(bot))
-                raise
+                return await attempt()
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                failure = error
+        error, failure = failure, None
+        now = time.monotonic()
+        why = ""
+        wait = 0.0
+        if not retries_allowed:
+            why = "an earlier reply of this command was already lost"
+        elif refused := refuse_repeat(error):
+            why = refused
+        elif getattr(bot, "is_closed", lambda: False)():
+            why = "the bot is closed"
+        else:
+            wait, why = _next_wait(bot, started, now, attempts, error)
+        if why:
+            give_up(bot, where, attempts, now - started, error, why)
+            raise error
+        log.debug("Reply %s failed (attempt %d: %s); retrying in %.2f s", where, attempts, error, wait)
+        try:
+            await asyncio.sleep(wait)
+        except asyncio.CancelledError:
+            # E.g. the shutdown cancelling commands still running at its drain deadline: the reply
+            # is lost all the same, and must show as such.
+            give_up(bot, where, attempts, time.monotonic() - started, error, _cancelled_why(bot))
+            raise

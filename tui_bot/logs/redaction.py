@@ -8,11 +8,25 @@ learnt at one of those points (the bot learns its token when it logs in) is hidd
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
 from collections.abc import Iterable
 from typing import Any
+
+try:
+    import orjson
+
+    def _json_text(value: Any) -> str:
+        return orjson.dumps(value).decode("utf-8")
+
+except ImportError:  # pragma: no cover - orjson ships with discord.py[speed], a dependency
+
+    def _json_text(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 
 REDACTED = "[REDACTED]"
 MIN_SECRET_LENGTH = 8
@@ -42,6 +56,8 @@ class SecretRedactor(logging.Filter):
         super().__init__()
         # Replaced, never mutated: the logging thread reads it while the event loop may add a secret.
         self._secrets: tuple[str, ...] = ()
+        # The same secrets as they appear inside JSON text (quotes and backslashes escaped).
+        self._json_secrets: tuple[str, ...] = ()
         self._lock = threading.Lock()
         self.add_secrets(secrets)
 
@@ -57,6 +73,7 @@ class SecretRedactor(logging.Filter):
         with self._lock:
             # Longest first, so that a secret containing another is replaced whole.
             self._secrets = tuple(sorted({*self._secrets, secret}, key=len, reverse=True))
+            self._json_secrets = tuple(json.dumps(item, ensure_ascii=False)[1:-1] for item in self._secrets)
 
     def add_secrets(self, secrets: Iterable[str | None]) -> None:
         """:meth:`add_secret` for each one."""
@@ -84,20 +101,37 @@ class SecretRedactor(logging.Filter):
 
         Containers are copied only where something changed, and never modified in place: a payload may
         share lists with the caller's objects (``Embed.to_dict()`` returns the embed's own field list).
+        A clean container (the usual case: every reply the bot sends passes here) is recognised from its
+        JSON text, one C-speed serialisation and substring search, instead of a walk over its strings.
         """
+        if isinstance(value, dict | list) and self._clean_json(value):
+            return value
+        return self._redact_walk(value)
+
+    def _clean_json(self, value: Any) -> bool:
+        try:
+            text = _json_text(value)
+        except (TypeError, ValueError, OverflowError):
+            return False  # not plain JSON: walk it
+        for secret in self._json_secrets:
+            if secret in text:
+                return False
+        return not (_may_hold_token(text) and TOKEN_PATTERN.search(text) is not None)
+
+    def _redact_walk(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.redact(value)
         if isinstance(value, dict):
             changed: dict[Any, Any] | None = None
             for key, item in value.items():
-                clean = self.redact_data(item)
+                clean = self._redact_walk(item)
                 if clean is not item:
                     if changed is None:
                         changed = dict(value)
                     changed[key] = clean
             return value if changed is None else changed
         if isinstance(value, (list, tuple)):
-            cleaned = [self.redact_data(item) for item in value]
+            cleaned = [self._redact_walk(item) for item in value]
             if all(clean is item for clean, item in zip(cleaned, value, strict=True)):
                 return value
             return cleaned if isinstance(value, list) else tuple(cleaned)

@@ -10,6 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from tui_bot.config.readers import hidden_character
 from tui_bot.core.replies import send_reply
 from tui_bot.core.responses import Colour, error_embed, make_embed, success_embed
 
@@ -27,6 +28,10 @@ def prefix_problem(prefix: str) -> str | None:
         return "The prefix cannot be empty."
     if any(character.isspace() for character in prefix):
         return "The prefix cannot contain spaces or other whitespace."
+    # The same rule as config.json's prefix: no zero-width, bidi or control characters.
+    hidden = hidden_character(prefix)
+    if hidden is not None:
+        return f"The prefix must be visible characters only: it contains {hidden}."
     if _MENTION.search(prefix):
         return "The prefix cannot be or contain a mention."
     if "`" in prefix:
