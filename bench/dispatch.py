@@ -192,6 +192,8 @@ class BotProcess:
             if set(extensions) != {"ping"}:
                 command += ["--extensions", str(workdir / "extensions")]
             env = _bot_env(sandbox.token)
+        if CALLGRIND.out_dir is not None:
+            command = CALLGRIND.wrap(command, kind)
         log_path = workdir / "bot-output.log"
         with log_path.open("ab") as log_file:
             started_at = time.monotonic()
@@ -518,6 +520,7 @@ class Settings:
     extensions: int
     workdir: Path
     intents: int | None = None
+    instruction_members: int = 1_000
 
 
 def _workdir(settings: Settings, kind: BotKind, name: str) -> Path:
@@ -581,6 +584,110 @@ async def measure_dispatch(kind: BotKind, members: int, round_number: int, setti
         harness_cpu_percent=(harness_after - harness_before) / seconds * 100,
         harness_cpu_ms_per_command=(harness_after - harness_before) * 1000 / result.commands,
     )
+
+
+# --- part 1b: instructions per command (callgrind) ----------------------------------------------------
+
+
+@dataclass
+class Callgrind:
+    """When ``out_dir`` is set, bots start under ``valgrind --tool=callgrind`` with counting off."""
+
+    out_dir: Path | None = None
+
+    def wrap(self, command: list[str], kind: BotKind) -> list[str]:
+        assert self.out_dir is not None
+        return [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",  # switched on for the measured window only (callgrind_control -i on)
+            f"--callgrind-out-file={self.out_dir / kind}.%p.callgrind",
+            *command,
+        ]
+
+    @staticmethod
+    def control(pid: int, *arguments: str) -> None:
+        subprocess.run(["callgrind_control", *arguments, str(pid)], capture_output=True, check=False)
+
+    @staticmethod
+    def instructions(out_dir: Path, kind: BotKind) -> int:
+        """The instructions counted in ``kind``'s dumps in ``out_dir`` (the measured window's)."""
+        total = 0
+        for path in out_dir.glob(f"{kind}.*.callgrind*"):
+            for line in path.read_text(errors="replace").splitlines():
+                if line.startswith(("summary:", "totals:")):
+                    total = max(total, int(line.split()[1]))
+        return total
+
+
+CALLGRIND = Callgrind()
+
+
+@dataclass
+class InstructionRun:
+    """Instructions one bot executed per command over the measured window (deterministic)."""
+
+    bot: BotKind
+    members: int
+    commands: int
+    instructions_per_command: float
+
+
+async def measure_instructions(kind: BotKind, members: int, settings: Settings) -> InstructionRun:
+    """One dispatch run of ``kind`` under callgrind, counting only the measured pings.
+
+    Wall-clock CPU time on a shared two-core virtual machine moves by 30% from one run to the next
+    (other tenants, frequency changes); instructions executed do not. This is the figure to trust when
+    comparing small changes, and its ratio is the CPU-per-command goal's most reliable reading.
+    """
+    out_dir = settings.workdir / "callgrind"
+    out_dir.mkdir(exist_ok=True)
+    for old in out_dir.glob(f"{kind}.*"):
+        old.unlink()
+    CALLGRIND.out_dir = out_dir
+    try:
+        setup = dispatch_world(members, settings.warmup, settings.window)
+        async with Sandbox(setup.world, max_events=MAX_EVENTS) as sandbox:
+            _unlimited(sandbox)
+            with frozen_heap(), ReplyWatcher(sandbox.event_log, setup.world.application.bot_id) as watcher:
+                bot, _ready = await start_and_wait_ready(
+                    kind, sandbox, _workdir(settings, kind, "callgrind"), settings, {"ping": PING_EXTENSION}
+                )
+                try:
+                    await run_pings(bot, sandbox, watcher, setup.warmup_ids, setup.channel_ids, "warming up")
+                    await bot.settle(quiet_seconds=0.5)
+                    CALLGRIND.control(bot.pid, "-i", "on")
+                    result = await run_pings(
+                        bot, sandbox, watcher, setup.member_ids, setup.channel_ids, "answering !ping"
+                    )
+                    CALLGRIND.control(bot.pid, "-i", "off")
+                    CALLGRIND.control(bot.pid, "-d")
+                finally:
+                    await bot.stop()
+    finally:
+        CALLGRIND.out_dir = None
+    instructions = CALLGRIND.instructions(out_dir, kind)
+    if not instructions:
+        raise BenchError(f"callgrind counted no instructions for the {kind} bot (see {out_dir})")
+    return InstructionRun(kind, members, result.commands, instructions / result.commands)
+
+
+def report_instructions(runs: list[InstructionRun], goals: list[Goal]) -> None:
+    by_kind = {run.bot: run for run in runs}
+    bare, tui = by_kind["bare"], by_kind["tui"]
+    print(f"\n== Instructions per command (callgrind, {bare.members:,} distinct members, measured window) ==")
+    print(f"  {'':<18}{'bare':>12}{'tui':>12}{'tui/bare':>10}  goal")
+    print(
+        _ratio_row(
+            "M instr./command",
+            bare.instructions_per_command / 1e6,
+            tui.instructions_per_command / 1e6,
+            ",.3f",
+            "<= 0.90x (the CPU goal, counted)",
+        )
+    )
+    ratio = tui.instructions_per_command / bare.instructions_per_command
+    goals.append(Goal("instructions/command tui/bare", ratio, "<= 0.90x", ratio <= 0.90))
 
 
 # --- part 2: memory ------------------------------------------------------------------------------------
@@ -966,8 +1073,23 @@ async def run_all(settings: Settings) -> dict[str, Any]:
                         f"(peak {m.peak_rss / MIB:.1f}), READY after {m.seconds_to_ready:.1f} s",
                         flush=True,
                     )
+    instructions: list[InstructionRun] = []
+    if "instructions" in settings.parts:
+        if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+            print("instructions: NOT MEASURED: valgrind is not installed (apt-get install valgrind)")
+        else:
+            for kind in ("bare", "tui"):
+                instruction_run = await measure_instructions(kind, settings.instruction_members, settings)
+                instructions.append(instruction_run)
+                print(
+                    f"instructions {kind} {instruction_run.members:,}: "
+                    f"{instruction_run.instructions_per_command / 1e6:,.3f} M per command",
+                    flush=True,
+                )
     if dispatch:
         report_dispatch(dispatch, settings, goals)
+    if instructions:
+        report_instructions(instructions, goals)
     if memory:
         report_memory(memory, settings, goals)
     if startup:
@@ -982,6 +1104,7 @@ async def run_all(settings: Settings) -> dict[str, Any]:
         "dispatch": [asdict(r) for r in dispatch],
         "memory": [asdict(r) for r in memory],
         "startup": [asdict(r) for r in startup],
+        "instructions": [asdict(r) for r in instructions],
         "goals": [asdict(g) for g in goals],
     }
 
@@ -1003,8 +1126,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--warmup", type=int, default=300, help="warm-up pings per bot run (default 300)")
     parser.add_argument(
         "--parts",
-        default="dispatch,memory,startup",
-        help="which parts to run (default dispatch,memory,startup)",
+        default="dispatch,memory,startup,instructions",
+        help="which parts to run (default dispatch,memory,startup,instructions)",
+    )
+    parser.add_argument(
+        "--instruction-members",
+        type=int,
+        default=1_000,
+        help="instructions part: distinct members (default 1000; each bot runs under callgrind, ~50x slower)",
     )
     parser.add_argument("--memory-guilds", type=int, default=1_000, help="memory run: guilds (default 1000)")
     parser.add_argument(
@@ -1072,7 +1201,7 @@ def main(argv: list[str] | None = None) -> int:
         args.members, args.rounds, args.warmup = [1_000], 1, 100
         args.memory_guilds, args.big_guild = 100, 5_000
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    unknown = set(parts) - {"dispatch", "memory", "startup"}
+    unknown = set(parts) - {"dispatch", "memory", "startup", "instructions"}
     if unknown:
         print(f"unknown part(s): {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
@@ -1088,6 +1217,7 @@ def main(argv: list[str] | None = None) -> int:
         big_guild=args.big_guild,
         extensions=args.extensions,
         workdir=workdir,
+        instruction_members=args.instruction_members,
     )
     try:
         with asyncio.Runner(loop_factory=_new_loop) as runner:

@@ -86,7 +86,8 @@ class Fun(commands.Cog):
         parsed = parse_dice(dice)
         if parsed is None:
             shown = dice.replace("`", "'")[:40]
-            await send_reply(ctx, embed=error_embed(f"Can't roll `{shown}`", DICE_HELP), kind="error")
+            title = f"Can't roll `{shown}`" if shown.strip() else "Nothing to roll"
+            await send_reply(ctx, embed=error_embed(title, DICE_HELP), kind="error")
             return
         count, sides = parsed
         rolls = [self.rng.randint(1, sides) for _ in range(count)]
@@ -127,6 +128,13 @@ class Fun(commands.Cog):
     @commands.hybrid_command(name="8ball", description="Ask the magic 8-ball a yes/no question")
     async def eight_ball(self, ctx: commands.Context, *, question: str) -> None:
         """Answer a yes/no question the way a magic 8-ball would."""
+        if not question.strip():  # a slash option of spaces only
+            await send_reply(
+                ctx,
+                embed=error_embed("Ask me something", "Write a yes/no question, e.g. `8ball will it rain?`"),
+                kind="error",
+            )
+            return
         await send_reply(ctx, content=f"🎱 {self.rng.choice(EIGHT_BALL_ANSWERS)}")
 
 

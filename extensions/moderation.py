@@ -25,6 +25,8 @@ Discord's own refusal (HTTP 403, code 50013) is still caught: the bot's view of 
 from __future__ import annotations
 
 import contextlib
+import datetime
+from collections.abc import Iterable
 
 import discord
 from discord.ext import commands
@@ -37,6 +39,12 @@ FORBIDDEN_HINT = (
     "Discord refused: I am missing the **{permission}** permission, or my highest role is not above "
     "{target}'s. Move my role higher in Server Settings → Roles."
 )
+
+
+# Discord bulk-deletes messages under 14 days old only; older ones are deleted one by one.
+BULK_DELETE_MAX_AGE = datetime.timedelta(days=14)
+MAX_FIELD_VALUE = 1024  # Discord refuses an embed whose field value is longer
+PurgeableChannel = discord.TextChannel | discord.Thread | discord.VoiceChannel
 
 
 def hierarchy_problem(ctx: commands.Context, member: discord.Member, action: str) -> str | None:
@@ -78,8 +86,58 @@ def action_embed(
     embed = success_embed(title)
     embed.add_field(name="Member", value=f"{member} (`{member.id}`)", inline=True)
     embed.add_field(name="By", value=ctx.author.mention, inline=True)
+    if reason and len(reason) > MAX_FIELD_VALUE:  # a 2,000-character reason would lose the whole reply
+        reason = reason[: MAX_FIELD_VALUE - 1] + "…"
     embed.add_field(name="Reason", value=reason or "No reason given.", inline=False)
     return embed
+
+
+class PurgeRun:
+    """One ``purge``: the messages it deletes, and those someone else deleted while it ran.
+
+    Discord's bulk delete skips ids that no longer exist and answers 204 all the same, so only the
+    gateway tells which messages vanished: a MESSAGE_DELETE (or someone else's MESSAGE_DELETE_BULK) for
+    one of them that is not this purge's own request. A single delete of a vanished one gets 404.
+    """
+
+    def __init__(self, channel_id: int, message_ids: Iterable[int]) -> None:
+        self.channel_id = channel_id
+        self.targets = set(message_ids)
+        self.deleted: set[int] = set()  # confirmed deleted by this purge
+        self.gone: set[int] = set()  # deleted by someone else meanwhile
+        self._in_flight: tuple[bool, set[int]] = (False, set())  # (bulk?, ids) of the request under way
+
+    def saw_deleted(self, channel_id: int, message_ids: Iterable[int], *, bulk: bool) -> None:
+        """A gateway delete event: note which of this purge's messages someone else deleted."""
+        if channel_id != self.channel_id:
+            return
+        ids = self.targets.intersection(message_ids)
+        in_flight_bulk, in_flight = self._in_flight
+        if bulk == in_flight_bulk and ids <= in_flight:
+            return  # the event of our own request
+        self.gone |= ids - self.deleted
+
+    async def delete(self, channel: PurgeableChannel, messages: list[discord.Message], reason: str) -> None:
+        """Delete ``messages`` (at most 100) minus the vanished ones: in bulk, or one by one if alone."""
+        batch = [m for m in messages if m.id not in self.gone]
+        if not batch:
+            return
+        bulk = len(batch) >= 2
+        ids = {m.id for m in batch}
+        self._in_flight = (bulk, ids)
+        try:
+            if bulk:
+                await channel.delete_messages(batch, reason=reason)
+            else:
+                await batch[0].delete()
+        except discord.NotFound:
+            if bulk:
+                raise  # unknown ids do not fail a bulk delete: this is the channel itself
+            self.gone |= ids  # deleted by someone else before our request reached Discord
+            return
+        finally:
+            self._in_flight = (False, set())
+        self.deleted |= ids - self.gone
 
 
 class Moderation(commands.Cog):
@@ -87,6 +145,34 @@ class Moderation(commands.Cog):
 
     def __init__(self, bot: commands.Bot) -> None:
         self.bot = bot
+        self._purges: set[PurgeRun] = set()
+
+    @commands.Cog.listener()
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        for run in self._purges:
+            run.saw_deleted(payload.channel_id, (payload.message_id,), bulk=False)
+
+    @commands.Cog.listener()
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        for run in self._purges:
+            run.saw_deleted(payload.channel_id, payload.message_ids, bulk=True)
+
+    async def _purge(
+        self, channel: PurgeableChannel, amount: int, before: discord.Message | None, reason: str
+    ) -> PurgeRun:
+        """Delete the ``amount`` messages before ``before`` (None: the newest), tolerating any that
+        someone else deletes meanwhile; the run says how many this purge deleted and how many vanished."""
+        messages = [m async for m in channel.history(limit=amount, before=before) if m.type.is_deletable()]
+        run = PurgeRun(channel.id, (m.id for m in messages))
+        self._purges.add(run)
+        try:
+            oldest_bulk = discord.utils.time_snowflake(discord.utils.utcnow() - BULK_DELETE_MAX_AGE)
+            await run.delete(channel, [m for m in messages if m.id >= oldest_bulk], reason)
+            for message in (m for m in messages if m.id < oldest_bulk):
+                await run.delete(channel, [message], reason)
+        finally:
+            self._purges.discard(run)
+        return run
 
     async def _refuse(self, ctx: commands.Context, title: str, reason: str) -> None:
         # kind="error": ephemeral in a slash invocation, cleaned up after a while as a prefix reply.
@@ -144,11 +230,12 @@ class Moderation(commands.Cog):
             # Deleting can take longer than the 3 s Discord gives an interaction: acknowledge first.
             await ctx.defer(ephemeral=True)
         channel = ctx.channel
-        assert isinstance(channel, discord.TextChannel | discord.Thread | discord.VoiceChannel)
-        # Messages older than 14 days cannot be bulk-deleted; purge() deletes those one by one.
+        assert isinstance(channel, PurgeableChannel)
+        # Not channel.purge(): it fails with 404 when a message it deletes alone was deleted meanwhile,
+        # and counts the vanished ones in bulk as its own.
         before = ctx.message if ctx.interaction is None else None
         try:
-            deleted = await channel.purge(limit=amount, before=before, reason=audit_reason(ctx, "purge"))
+            run = await self._purge(channel, amount, before, audit_reason(ctx, "purge"))
         except discord.Forbidden:
             hint = "Discord refused: I need **Manage Messages** and **Read Message History** in this channel."
             await self._refuse(ctx, "Can't delete messages", hint)
@@ -156,8 +243,11 @@ class Moderation(commands.Cog):
         if ctx.interaction is None:
             with contextlib.suppress(discord.HTTPException):  # already gone is fine
                 await ctx.message.delete()
-        plural = "" if len(deleted) == 1 else "s"
-        embed = success_embed(f"Deleted {len(deleted)} message{plural}", f"In {channel.mention}.")
+        count, plural = len(run.deleted), "" if len(run.deleted) == 1 else "s"
+        where = f"In {channel.mention}."
+        if run.gone:
+            where += f" {len(run.gone)} more had already been deleted by someone else."
+        embed = success_embed(f"Deleted {count} message{plural}", where)
         await send_reply(ctx, embed=embed, kind="success")
 
 

@@ -21,6 +21,7 @@ from tui_bot.core.context import TuiContext
 from tui_bot.core.cooldowns import install_cooldowns
 from tui_bot.core.errors import ErrorHandler
 from tui_bot.core.extensions import ExtensionManager
+from tui_bot.core.gc_tuning import GcTuning
 from tui_bot.core.help import install_help
 from tui_bot.core.lifecycle import DEFAULT_SHUTDOWN_TIMEOUT, Lifecycle
 from tui_bot.core.metrics import Metrics
@@ -144,6 +145,7 @@ class TuiBot(commands.Bot):
         self.lifecycle = Lifecycle(self)
         self.actions = BotActions(self)
         self.error_handler = ErrorHandler(self)
+        self.gc_tuning = GcTuning()
         self._close_lock = asyncio.Lock()
         self.add_check(role_rule_check)
         install_help(self)
@@ -260,6 +262,7 @@ class TuiBot(commands.Bot):
         if settings.auto_reload:
             self.actions.start_watcher()
         self._spawn(self._refresh_presence_forever(), "tui-bot:presence")
+        self._spawn(self.gc_tuning.run_refreezes(), "tui-bot:gc-refreeze")
         self._spawn(self._remove_old_logs_forever(), "tui-bot:log-cleanup")
 
     async def on_ready(self) -> None:
@@ -269,6 +272,7 @@ class TuiBot(commands.Bot):
             self.user.id if self.user else "?",
             len(self.guilds),
         )
+        self.gc_tuning.apply()  # the start-up heap (modules, caches) is frozen out of collections
         await self.refresh_presence()
 
     def presence_counts(self) -> dict[str, int]:
@@ -332,6 +336,8 @@ class TuiBot(commands.Bot):
         await self.extension_manager.unload_all()
         await super().close()
         await self.db.close(backup=True)
+        if self.gc_tuning.applied:
+            self.gc_tuning.restore_defaults()  # the process may go on (the console, tests)
 
 
 class ShardedTuiBot(TuiBot, commands.AutoShardedBot):

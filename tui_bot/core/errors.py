@@ -77,8 +77,29 @@ _EXPECTED = {
 }
 
 
+# What an app command option failed to become (TransformerError.type). A user option fails only when a
+# member was needed (the user is not in the server); the others fail in an extension's own transformer.
+_OPTION_EXPECTED = {
+    discord.AppCommandOptionType.user: "a member of this server",
+    discord.AppCommandOptionType.role: "a role of this server",
+    discord.AppCommandOptionType.channel: "a channel of the kind this option accepts",
+    discord.AppCommandOptionType.mentionable: "a member or a role of this server",
+    discord.AppCommandOptionType.attachment: "a file this command accepts",
+}
+
+
 def expected_for(converter: Any) -> str:
     """A readable description of what a parameter's converter accepts."""
+    if isinstance(converter, commands.Range):  # type: ignore[arg-type]  # a class only at runtime
+        low, high = converter.min, converter.max
+        if converter.annotation is str:
+            return f"text of {low if low is not None else 0} to {high} characters"
+        number = "a whole number" if converter.annotation is int else "a number"
+        if low is None or high is None:
+            return f"{number} of at least {low}" if high is None else f"{number} of at most {high}"
+        return f"{number} from {low} to {high}"
+    if isinstance(converter, discord.AppCommandOptionType):
+        return _OPTION_EXPECTED.get(converter, "valid for this option")
     if converter in _EXPECTED:
         return _EXPECTED[converter]
     for kind, text in _EXPECTED.items():
@@ -136,6 +157,20 @@ def describe_check_failure(error: Exception, name: str) -> ErrorReply | None:
     return None
 
 
+def input_broke_a_builtin_converter(error: Exception) -> bool:
+    """True when one of discord.py's own converters raised TypeError/ValueError on what a user typed.
+
+    They do on some input instead of raising BadArgument: ``MemberConverter`` on an id beyond 64 bits
+    (orjson refuses to send it in the gateway's member request) or on an empty quoted name (``""``).
+    An extension's own converter raising is a bug, and stays an unexpected error.
+    """
+    return (
+        isinstance(error, commands.ConversionError)
+        and isinstance(error.original, TypeError | ValueError)
+        and getattr(error.converter, "__module__", "").startswith("discord.")
+    )
+
+
 def describe_error(
     error: Exception, *, name: str, usage: str | None = None, parameter: Any = None
 ) -> ErrorReply | None:
@@ -173,6 +208,9 @@ def describe_error(
         return ErrorReply("Invalid argument", f"{error}{what}{usage_line}")
     if isinstance(error, commands.UserInputError):
         return ErrorReply("Invalid input", f"{error}{usage_line}")
+    if input_broke_a_builtin_converter(error):
+        what = f"`{parameter.name}` must be {expected_for(parameter.converter)}." if parameter else ""
+        return ErrorReply("Invalid argument", f"{what}{usage_line}".strip())
     if isinstance(error, app_commands.TransformerError):
         return ErrorReply("Invalid argument", f"`{error.value}` is not {expected_for(error.type)}.")
     if isinstance(error, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch):
@@ -238,7 +276,11 @@ class ErrorHandler:
         usage = None
         if command is not None:
             usage = f"{ctx.clean_prefix}{command.qualified_name} {command.signature}".strip()
-        parameter = ctx.current_parameter if isinstance(error, commands.UserInputError) else None
+        parameter = (
+            ctx.current_parameter
+            if isinstance(error, commands.UserInputError) or input_broke_a_builtin_converter(error)
+            else None
+        )
         reply = describe_error(error, name=name, usage=usage, parameter=parameter)
         if reply is None:
             reply = self._unexpected(name, error, "command")

@@ -301,6 +301,22 @@ class Sandbox:
         await self.hub.dispatch_message("MESSAGE_CREATE", message)
         return message
 
+    async def delete_message(self, message: Message | int) -> None:
+        """Delete ``message`` (a Message or an id) as its author or a moderator would, racing the bot.
+
+        Returns once MESSAGE_DELETE is on every bot's socket; a later delete of it by a bot gets 404
+        Unknown Message (10008), and a bulk delete naming it skips it, as on Discord.
+        """
+        if isinstance(message, Message):
+            target = find_message(self.world, message.id, message.channel_id)
+        else:
+            target = find_message(self.world, int(message))
+        if target is None:
+            ref = message.id if isinstance(message, Message) else message
+            raise WorldError(f"no message {ref} in the sandbox world (deleted, or never sent)")
+        self.world.delete_message(target)
+        await self.hub.dispatch_message_delete(target)
+
     # -- reactions (REST completeness) --
     # Members reacting to any message, the bot's included. Like send_message, these act as the member
     # without permission checks (the test decides what members do) and return once the event is on
