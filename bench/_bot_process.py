@@ -35,7 +35,7 @@ def run_bare(api_base: str, gateway_url: str, intents_value: int, extensions: Pa
     import yarl
     from discord.ext import commands
 
-    # What Sandbox.point_discord_py_here() does (tui_bot.core.endpoints.apply_endpoints).
+    # What Sandbox.point_discord_py_here() does (tui_bot.runtime.endpoints.apply_endpoints).
     discord.http.Route.BASE = api_base.rstrip("/")
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
 

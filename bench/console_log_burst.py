@@ -23,9 +23,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from tui_bot.config import ConfigStore, Secrets
-from tui_bot.core.runtime import BotRuntime
 from tui_bot.logs.setup import configure_logging
-from tui_bot.tui.app import ConsoleApp
+from tui_bot.runtime import BotRuntime
+from tui_bot.tui import ConsoleApp, make_console
 from tui_bot.tui.connection import ConnectionState
 from tui_bot.tui.log_buffer import BufferedLogHandler, console_formatter
 from tui_bot.tui.panes import LogsPane
@@ -165,7 +165,7 @@ def main() -> int:
         handler.setFormatter(console_formatter())
         session = configure_logging(store.model.logging, extra_handlers=[handler])
         try:
-            app = ConsoleApp(BotRuntime(store, Secrets(), sandbox=True), handler)
+            app = make_console(BotRuntime(store, Secrets(), sandbox=True), log_handler=handler)
             print(f"Console log burst (Python {sys.version.split()[0]}, {os.cpu_count()} CPUs):")
             asyncio.run(_bench(app, args.lines, args.rounds))
         finally:

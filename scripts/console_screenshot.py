@@ -16,9 +16,9 @@ import tempfile
 from pathlib import Path
 
 from tui_bot.config import ConfigStore, Secrets
-from tui_bot.core.runtime import BotRuntime
 from tui_bot.logs.setup import configure_logging
-from tui_bot.tui.app import ConsoleApp
+from tui_bot.runtime import BotRuntime
+from tui_bot.tui import ConsoleApp, make_console
 from tui_bot.tui.connection import ConnectionState
 from tui_bot.tui.log_buffer import BufferedLogHandler, console_formatter
 
@@ -71,7 +71,7 @@ def main() -> int:
         handler.setFormatter(console_formatter())
         session = configure_logging(store.model.logging, extra_handlers=[handler])
         try:
-            app = ConsoleApp(BotRuntime(store, Secrets(), sandbox=True), handler)
+            app = make_console(BotRuntime(store, Secrets(), sandbox=True), log_handler=handler)
             for path in asyncio.run(_shoot(app, out)):
                 print(f"saved {path}")
         finally:

@@ -1,16 +1,15 @@
 """Builds the console on a sandbox-backed runtime in a temporary folder, for the console tests.
 
-The app is the real ``ConsoleApp`` with a real ``BotRuntime(sandbox=True)``: the runtime starts the
-sandbox and the bot inside the app's own event loop, exactly as ``tui-bot --sandbox`` does. Two
-test-only differences: discord.py's ``guild_ready_timeout`` is 0.05 s instead of 2 s (on_ready comes
-sooner), and notifications are also recorded in ``app.notified`` (toasts expire on screen).
+The app is built by ``make_console``, as the CLI builds it, on a real ``BotRuntime(sandbox=True)``: the
+runtime starts the sandbox and the bot inside the app's own event loop, exactly as ``tui-bot --sandbox``
+does. Two test-only differences, both passed as arguments: discord.py's ``guild_ready_timeout`` is
+0.05 s instead of 2 s (on_ready comes sooner), and notifications are also recorded in ``app.notified``
+(toasts expire on screen).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import functools
 import itertools
 import json
 import logging
@@ -21,19 +20,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.waiting import wait_until
 from textual.message import Message
 from textual.pilot import Pilot
 
 from tui_bot.config import ConfigStore, Secrets
-from tui_bot.core import runtime as runtime_module
-from tui_bot.core.bot import TuiBot, create_bot
-from tui_bot.core.runtime import BotRuntime
-from tui_bot.tui.app import ConsoleApp
+from tui_bot.core.bot import TuiBot
+from tui_bot.runtime import BotRuntime
+from tui_bot.tui import ConsoleApp, make_console
 from tui_bot.tui.connection import ConnectionState
 from tui_bot.tui.log_buffer import BufferedLogHandler, console_formatter
 from tui_bot.tui.reader import BotReader
 
 _numbers = itertools.count()
+
+# on_ready fires guild_ready_timeout after the last guild: 2 s by default, far too slow for tests.
+TEST_BOT_OPTIONS = {"guild_ready_timeout": 0.05}
 
 GREETER = """
     from discord.ext import commands
@@ -80,16 +82,6 @@ FAULTY = """
     async def setup(bot):
         await bot.add_cog(Faulty())
 """
-
-
-async def wait_until(predicate: Callable[[], object], seconds: float = 15.0) -> None:
-    """Poll ``predicate`` (the UI has no event for "this text appeared")."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while not predicate():
-        if loop.time() > deadline:
-            raise TimeoutError("condition not met")
-        await asyncio.sleep(0.02)
 
 
 class RecordingConsoleApp(ConsoleApp):
@@ -144,8 +136,16 @@ class ConsoleHarness:
         if not self.config_path.exists():
             self.write_config()
         if runtime is None:
-            runtime = BotRuntime(ConfigStore.load(self.config_path), Secrets(), sandbox=True)
-        return RecordingConsoleApp(runtime, self.handler, reader_factory=reader_factory)
+            runtime = self.runtime()
+        return make_console(
+            runtime, log_handler=self.handler, reader_factory=reader_factory, app_class=RecordingConsoleApp
+        )
+
+    def runtime(self) -> BotRuntime:
+        """A sandbox-backed runtime on this folder's config.json."""
+        return BotRuntime(
+            ConfigStore.load(self.config_path), Secrets(), sandbox=True, bot_options=TEST_BOT_OPTIONS
+        )
 
     def cleanup_modules(self) -> None:
         package = self.extensions.name
@@ -171,8 +171,6 @@ def capture_logs(handler: logging.Handler, level: int = logging.INFO) -> Any:
 def console(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """A ConsoleHarness in tmp_path (the working directory, so data/ is tmp_path/data)."""
     monkeypatch.chdir(tmp_path)
-    # on_ready fires guild_ready_timeout after the last guild: 2 s by default, far too slow for tests.
-    monkeypatch.setattr(runtime_module, "create_bot", functools.partial(create_bot, guild_ready_timeout=0.05))
     harness = ConsoleHarness(tmp_path)
     with capture_logs(harness.handler):
         yield harness

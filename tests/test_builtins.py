@@ -6,6 +6,7 @@ The demo world: "operator" owns the guild and the bot, "alice" is a Moderator, "
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -391,3 +392,68 @@ async def test_atomictest_reports_each_check_with_timings(harness: BotHarness) -
     assert (
         refused.ephemeral and refused.embeds[0]["description"] == "Only the bot owner can use `atomictest`."
     )
+
+
+async def test_backup_by_prefix_and_slash_names_the_file_it_wrote(harness: BotHarness) -> None:
+    add_admin(harness)
+    bot = await harness.start(cooldowns=ROOMY)
+    await bot.tree.sync()
+    data = harness.db_path.parent
+
+    def backups() -> list[str]:
+        return sorted(path.name for path in data.glob("bot.db.backup_*"))
+
+    before = backups()
+    embed = await embed_of(harness, "operator", "!backup")
+    written = [name for name in backups() if name not in before]
+    assert len(written) == 1 and (data / written[0]).stat().st_size > 0
+    assert embed["title"] == "✅ Database backed up" and embed["color"] == Colour.SUCCESS
+    assert f"`{written[0]}`" in embed["description"]
+
+    # The same action as the console's `b`: what bot.actions.backup() returns is what the reply shows.
+    before = backups()
+    response = await slash(harness, "operator", "backup")
+    written = [name for name in backups() if name not in before]
+    assert len(written) == 1 and f"`{written[0]}`" in response.embeds[0]["description"]
+
+    refused = await embed_of(harness, "alice", "!backup")
+    assert refused["description"] == "Only the bot owner can use `backup`."
+    refused_slash = await slash(harness, "carol", "backup")
+    assert refused_slash.ephemeral and refused_slash.embeds[0]["description"] == (
+        "Only the bot owner can use `backup`."
+    )
+
+
+async def test_backup_failure_is_an_error_reply(harness: BotHarness) -> None:
+    bot = await harness.start()
+    await bot.db.close()  # closed under the bot's feet: the backup fails, and says why
+    existing = sorted(harness.db_path.parent.glob("bot.db.backup_*"))  # close() took its own backup
+    embed = await embed_of(harness, "operator", "!backup")
+    assert embed["title"] == "❌ Backup failed" and embed["color"] == Colour.ERROR
+    assert "is not open" in embed["description"]
+    assert sorted(harness.db_path.parent.glob("bot.db.backup_*")) == existing
+
+
+async def test_autoreload_on_and_off_saves_config_and_runs_the_watcher(harness: BotHarness) -> None:
+    add_admin(harness)
+    bot = await harness.start(cooldowns=ROOMY)
+    await bot.tree.sync()
+
+    def saved() -> object:
+        return json.loads(harness.config_path.read_text(encoding="utf-8"))["auto_reload"]
+
+    assert not bot.actions.watching and saved() is False
+    on = await embed_of(harness, "operator", "!autoreload on")
+    assert on["title"] == "✅ Auto-reload on" and "config.json" in on["description"]
+    assert bot.actions.watching and saved() is True and bot.config.model.auto_reload is True
+
+    off = await slash(harness, "operator", "autoreload", state="off")
+    assert off.embeds[0]["title"] == "✅ Auto-reload off"
+    assert not bot.actions.watching and saved() is False and bot.config.model.auto_reload is False
+
+    # Only on or off; anyone but the owner is refused, and nothing changes.
+    wrong = await embed_of(harness, "operator", "!autoreload maybe")
+    assert wrong["title"] == "❌ Invalid argument" and "`on` or `off`" in wrong["description"]
+    refused = await embed_of(harness, "alice", "!autoreload on")
+    assert refused["description"] == "Only the bot owner can use `autoreload`."
+    assert not bot.actions.watching and saved() is False

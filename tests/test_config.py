@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tui_bot.config import ConfigFileError, ConfigStore, ConfigValueError
-from tui_bot.config.model import parse_config
+from tui_bot.config import BotConfig, ConfigFileError, ConfigStore, ConfigValueError
+from tui_bot.config.model import OPTIONAL_KEYS
+from tui_bot.config.validation import parse_config
 
 EXPECTED_DEFAULTS = {
     "prefix": "!",
@@ -130,6 +131,18 @@ def test_missing_keys_take_their_defaults(tmp_path: Path) -> None:
     assert model.logging.max_bytes == 10485760
     assert model.extensions.directory == "./extensions"
     assert path.read_text(encoding="utf-8") == '{"prefix": "?"}'
+
+
+def test_the_dataclass_defaults_are_the_only_defaults() -> None:
+    # An empty file, the generated file and the model built with no arguments are the same settings;
+    # the keys a fresh file leaves out have the model's defaults too.
+    assert parse_config({}) == parse_config(json.loads(json.dumps(EXPECTED_DEFAULTS))) == BotConfig()
+    model = BotConfig()
+    assert OPTIONAL_KEYS["storage.cache_ttl"] == model.cache_ttl == 300.0
+    assert OPTIONAL_KEYS["cache.max_messages"] == model.cache.max_messages == 100
+    assert set(OPTIONAL_KEYS).isdisjoint(
+        f"{s}.{k}" for s, v in EXPECTED_DEFAULTS.items() if isinstance(v, dict) for k in v
+    )
 
 
 def test_optional_keys_are_understood() -> None:

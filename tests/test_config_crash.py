@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from tui_bot.config import ConfigStore
-from tui_bot.config.model import parse_config
 from tui_bot.config.store import render_config
+from tui_bot.config.validation import parse_config
 
 HELPER = Path(__file__).parent / "helpers" / "config_rewriter.py"
 

@@ -19,7 +19,8 @@ import discord
 import pytest
 
 from tui_bot.config import ConfigFileError, ConfigStore, ConfigValueError
-from tui_bot.config.model import ConfigErrors, parse_config, unknown_keys
+from tui_bot.config.model import ConfigErrors, unknown_keys
+from tui_bot.config.validation import parse_config
 from tui_bot.core.presence import render_status_text
 from tui_bot.sandbox.world import Member, Role, User
 

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
 import pytest
+from helpers.waiting import wait_until
 from textual.widgets import Log
 
 from tui_bot.config import ConfigStore, Secrets
-from tui_bot.core.runtime import BotRuntime
-from tui_bot.tui.app import ConsoleApp
+from tui_bot.runtime import BotRuntime
+from tui_bot.tui import make_console
 from tui_bot.tui.log_buffer import BufferedLogHandler
 from tui_bot.tui.panes import StatusBar
-
-
-async def wait_until(predicate, seconds: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    """Poll ``predicate`` (the UI has no event for "this text appeared")."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("condition not met")
-        await asyncio.sleep(0.05)
 
 
 async def test_console_runs_the_sandbox_bot_and_quits_with_a_backup(
@@ -36,7 +27,7 @@ async def test_console_runs_the_sandbox_bot_and_quits_with_a_backup(
     root.addHandler(handler)
     previous_level = root.level
     root.setLevel(logging.INFO)
-    app = ConsoleApp(BotRuntime(store, Secrets(), sandbox=True), handler)
+    app = make_console(BotRuntime(store, Secrets(), sandbox=True), log_handler=handler)
     try:
         async with app.run_test(size=(120, 30)) as pilot:
             status = app.query_one("#status", StatusBar)

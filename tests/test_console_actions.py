@@ -6,12 +6,14 @@ import json
 import textwrap
 from pathlib import Path
 
-from console_harness import GREETER, QUIET, console, running, wait_until  # noqa: F401 - console is a fixture
+from console_harness import GREETER, QUIET, console, running  # noqa: F401 - console is a fixture
+from helpers.waiting import wait_until
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from tui_bot.sandbox import EventKind
-from tui_bot.tui.app import ConsoleApp
+from tui_bot.tui.app import TABS, ConsoleApp
+from tui_bot.tui.commands import console_commands
 from tui_bot.tui.modals import SyncPlanScreen
 from tui_bot.tui.panes import ExtensionsPane
 
@@ -184,3 +186,24 @@ def test_the_readme_lists_every_key() -> None:
     for binding in ConsoleApp.BINDINGS:
         assert isinstance(binding, Binding)
         assert f"`{binding.key}`" in keys_documented, binding.key
+
+
+async def test_the_palette_runs_the_atomic_file_test_of_the_owner_command(console) -> None:  # noqa: F811
+    app = console.build()
+    async with running(app) as pilot:
+        assert "Test the atomic file handler" in {command.title for command in app.palette_commands()}
+        await pilot.press("ctrl+p", *"atomic file", "enter")
+        await wait_until(
+            lambda: any(m.startswith("atomictest: 5 checks passed in ") for m, _ in app.notified)
+        )
+        assert list((console.root / "data").glob("atomictest-*")) == []  # its scratch folder is gone
+
+
+def test_every_key_and_palette_entry_names_an_action_of_the_console() -> None:
+    # Textual runs a key's or a palette entry's action by name: each name must be a real method.
+    names = {
+        binding.action.partition("(")[0] for binding in ConsoleApp.BINDINGS if isinstance(binding, Binding)
+    }
+    names |= {command.action for command in console_commands(None, TABS)}
+    missing = sorted(name for name in names if not callable(getattr(ConsoleApp, f"action_{name}", None)))
+    assert missing == []

@@ -9,11 +9,12 @@ the slash-command parser are pure and tested directly; a snapshot test pins the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from helpers.waiting import wait_until
 from rich.console import Group, RenderableType
 from rich.constrain import Constrain
 from rich.panel import Panel
@@ -27,23 +28,11 @@ from tui_bot.core.responses import Colour
 from tui_bot.sandbox import EventKind, Sandbox, SnowflakeGenerator, demo_world
 from tui_bot.sandbox.world import Message
 from tui_bot.tui import chat
-from tui_bot.tui.chat import (
-    ChatMessage,
-    ChatNotice,
-    ChatPane,
-    ComponentButton,
-    ComponentSelect,
-    SlashCall,
-    parse_slash,
-)
-from tui_bot.tui.chat_render import (
-    Directory,
-    as_text,
-    component_rows,
-    discord_markdown,
-    embed_panel,
-    message_renderable,
-)
+from tui_bot.tui.chat import ChatPane
+from tui_bot.tui.chat_render import as_text, component_rows, message_renderable
+from tui_bot.tui.chat_widgets import ChatMessage, ChatNotice, ComponentButton, ComponentSelect
+from tui_bot.tui.discord_text import Directory, discord_markdown, embed_panel
+from tui_bot.tui.slash_line import SlashCall, parse_slash
 
 SIZE = (110, 60)  # tall enough that the whole help menu and its buttons are on screen to be clicked
 EPHEMERAL = 64
@@ -99,22 +88,13 @@ def border_colour(widget: ChatMessage) -> str:
     return style.color.triplet.hex
 
 
-async def until(pilot: Pilot[Any], predicate: Callable[[], bool], what: str, seconds: float = 10.0) -> None:
-    """Let the app run until ``predicate`` holds (the screen has no event for "this text appeared")."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.02)
-
-
 async def message_with(pilot: Pilot[Any], pane: ChatPane, needle: str) -> ChatMessage:
     """The (newest) message showing ``needle``, once it does."""
 
     def found() -> ChatMessage | None:
         return next((w for w in reversed(shown(pane)) if needle in text_of(w)), None)
 
-    await until(pilot, lambda: found() is not None, f"a message showing {needle!r}")
+    await wait_until(lambda: found() is not None, what=f"a message showing {needle!r}", pilot=pilot)
     widget = found()
     assert widget is not None
     return widget
@@ -173,7 +153,7 @@ async def test_help_menu_with_keyboard_and_mouse(harness: BotHarness) -> None:
         select = component(menu, "help:category")
         assert isinstance(select, ComponentSelect)
         await menu_changes(harness, choose(pilot, select, "Many"))
-        await until(pilot, lambda: "Page 1/2" in text_of(menu), "page 1 of Many")
+        await wait_until(lambda: "Page 1/2" in text_of(menu), what="page 1 of Many", pilot=pilot)
         assert shown(pane) == [typed, menu]
         assert "📂 Many" in text_of(menu) and "!c1" in text_of(menu) and "!c7" not in text_of(menu)
         assert border_colour(menu) == f"#{Colour.CATEGORIES:06x}"
@@ -187,7 +167,7 @@ async def test_help_menu_with_keyboard_and_mouse(harness: BotHarness) -> None:
         # Next, with the keyboard: focus and enter.
         component(menu, "help:next").focus()
         await menu_changes(harness, pilot.press("enter"))
-        await until(pilot, lambda: "Page 2/2" in text_of(menu), "page 2")
+        await wait_until(lambda: "Page 2/2" in text_of(menu), what="page 2", pilot=pilot)
         assert "!c7" in text_of(menu) and "!c1" not in text_of(menu)
         assert component(menu, "help:next").disabled
         # "next" is disabled on the last page: focus moved to the nearest enabled component.
@@ -195,9 +175,9 @@ async def test_help_menu_with_keyboard_and_mouse(harness: BotHarness) -> None:
 
         # Back, with the mouse.
         await menu_changes(harness, pilot.click(component(menu, "help:prev")))
-        await until(pilot, lambda: "Page 1/2" in text_of(menu), "page 1 again")
+        await wait_until(lambda: "Page 1/2" in text_of(menu), what="page 1 again", pilot=pilot)
         await menu_changes(harness, pilot.click(component(menu, "help:home")))
-        await until(pilot, lambda: "📖 Help" in text_of(menu), "the main menu again")
+        await wait_until(lambda: "📖 Help" in text_of(menu), what="the main menu again", pilot=pilot)
         assert [w.spec.custom_id for w in menu.components] == ["help:category"]
         assert app.notes == []
 
@@ -212,7 +192,9 @@ async def test_another_member_is_refused_privately(harness: BotHarness) -> None:
         before = text_of(menu)
 
         await choose(pilot, app.query_one("#chat-member", Select), "Bob")
-        await until(pilot, lambda: pane.member_id == harness.sandbox.world.find_user("bob").id, "bob")
+        await wait_until(
+            lambda: pane.member_id == harness.sandbox.world.find_user("bob").id, what="bob", pilot=pilot
+        )
         assert "as Bob" in str(app.query_one("#chat-input", Input).placeholder)
         await choose(pilot, component(menu, "help:category"), "Fun")
 
@@ -225,7 +207,9 @@ async def test_another_member_is_refused_privately(harness: BotHarness) -> None:
 
         # The operator is told whose it is.
         await choose(pilot, app.query_one("#chat-member", Select), "Operator")
-        await until(pilot, lambda: "Only Bob can see this" in text_of(refusal), "the viewer's label")
+        await wait_until(
+            lambda: "Only Bob can see this" in text_of(refusal), what="the viewer's label", pilot=pilot
+        )
         assert app.notes == []
 
 
@@ -271,7 +255,7 @@ async def test_errors_are_notifications_and_chat_lines(
         pane = app.query_one(ChatPane)
         # The sandbox refuses: the command was never synced.
         await type_line(pilot, "/nosuchcommand")
-        await until(pilot, lambda: bool(app.notes), "a notification")
+        await wait_until(lambda: bool(app.notes), what="a notification", pilot=pilot)
         text, severity = app.notes[0]
         assert severity == "error"
         assert text.startswith("Could not run the slash command: /nosuchcommand is not a slash command")
@@ -279,7 +263,7 @@ async def test_errors_are_notifications_and_chat_lines(
         assert "is not a slash command the bot has synced" in str(notice.content)
         # A line the pane cannot read: nothing is sent.
         await type_line(pilot, "/")
-        await until(pilot, lambda: len(app.notes) == 2, "a second notification")
+        await wait_until(lambda: len(app.notes) == 2, what="a second notification", pilot=pilot)
         assert "type a command name after /" in app.notes[1][0]
         # "//" sends a message that starts with "/", and the app is still alive.
         await type_line(pilot, "//shrug")
@@ -292,7 +276,7 @@ async def test_errors_are_notifications_and_chat_lines(
         await harness.stop()
         monkeypatch.setattr(chat, "INTERACTION_TIMEOUT", 0.2)
         await choose(pilot, component(menu, "help:category"), "Fun")
-        await until(pilot, lambda: len(app.notes) == 3, "a third notification")
+        await wait_until(lambda: len(app.notes) == 3, what="a third notification", pilot=pilot)
         assert app.notes[2] == (
             "Could not pick the option: the bot did not answer interaction 'help:category' within 0.2s "
             "(Discord would show 'The application did not respond')",
@@ -320,12 +304,14 @@ async def test_channels_and_members_follow_the_world(harness: BotHarness) -> Non
         channel = harness.bot.get_channel(sb.world.find_channel("bot-commands").id)
         await channel.get_partial_message(hello.message_id).delete()  # type: ignore[union-attr]
         await deleted
-        await until(pilot, lambda: not shown(pane), "the deletion")
+        await wait_until(lambda: not shown(pane), what="the deletion", pilot=pilot)
 
         # Someone joins: the member picker offers them at once.
         picker = app.query_one("#chat-member", Select)
         await sb.add_member(None, "carol")
-        await until(pilot, lambda: any(str(label) == "carol" for label, _ in picker._options), "carol")
+        await wait_until(
+            lambda: any(str(label) == "carol" for label, _ in picker._options), what="carol", pilot=pilot
+        )
         await choose(pilot, picker, "carol")
         await type_line(pilot, "hi, I'm new")
         said = await message_with(pilot, pane, "hi, I'm new")
@@ -564,9 +550,9 @@ async def test_page_keys_scroll_the_chat_from_the_input() -> None:
         bottom = chat_log.scroll_y
         assert bottom == chat_log.max_scroll_y > 0  # anchored: the newest message is in view
         await pilot.press("pageup")
-        await until(pilot, lambda: chat_log.scroll_y < bottom, "scrolling up")
+        await wait_until(lambda: chat_log.scroll_y < bottom, what="scrolling up", pilot=pilot)
         await pilot.press("pagedown")
-        await until(pilot, lambda: chat_log.scroll_y == bottom, "back at the bottom")
+        await wait_until(lambda: chat_log.scroll_y == bottom, what="back at the bottom", pilot=pilot)
 
 
 async def test_a_late_ephemeral_reply_is_shown_in_id_order() -> None:

@@ -6,12 +6,18 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from console_harness import GREETER, console, running, wait_until  # noqa: F401 - console is a fixture
+from console_harness import (  # noqa: F401 - console is a fixture
+    GREETER,
+    TEST_BOT_OPTIONS,
+    console,
+    running,
+)
+from helpers.waiting import wait_until
 from textual.message import Message
 from textual.widgets._footer import FooterKey
 
 from tui_bot.config import ConfigStore, Secrets
-from tui_bot.core.runtime import BotRuntime
+from tui_bot.runtime import BotRuntime
 from tui_bot.tui.app import BOT_ACTIONS
 from tui_bot.tui.connection import ConnectionChanged, ConnectionState
 from tui_bot.tui.modals import SyncPlanScreen
@@ -37,7 +43,9 @@ def footer_disabled(app, action: str) -> bool:  # type: ignore[no-untyped-def]
 
 async def test_nothing_runs_before_the_bot_exists(console, tmp_path: Path) -> None:  # noqa: F811
     console.write_config()
-    runtime = GatedRuntime(ConfigStore.load(console.config_path), Secrets(), sandbox=True)
+    runtime = GatedRuntime(
+        ConfigStore.load(console.config_path), Secrets(), sandbox=True, bot_options=TEST_BOT_OPTIONS
+    )
     app = console.build(runtime=runtime)
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause()

@@ -7,7 +7,8 @@ import logging
 import re
 import time
 
-from console_harness import FAULTY, console, running, wait_until  # noqa: F401 - console is a fixture
+from console_harness import FAULTY, console, running  # noqa: F401 - console is a fixture
+from helpers.waiting import wait_until
 
 from tui_bot.tui.connection import ConnectionState
 from tui_bot.tui.error_notices import ErrorNotices

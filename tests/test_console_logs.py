@@ -8,7 +8,8 @@ import logging
 import threading
 import time
 
-from console_harness import GREETER, console, running, wait_until  # noqa: F401 - console is a fixture
+from console_harness import GREETER, console, running  # noqa: F401 - console is a fixture
+from helpers.waiting import wait_until
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets import Input, Select

@@ -11,8 +11,8 @@ from console_harness import (  # noqa: F401 - console is a fixture
     QUIET,
     console,
     running,
-    wait_until,
 )
+from helpers.waiting import wait_until
 from textual.widgets import DataTable, Sparkline, Static, TabPane
 
 from tui_bot.tui.panes import ExtensionsPane, GuildsPane, LogsPane, MetricsPane

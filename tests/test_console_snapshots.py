@@ -16,8 +16,8 @@ from console_harness import (  # noqa: F401 - console is a fixture
     ConsoleHarness,
     RecordingConsoleApp,
     console,
-    wait_until,
 )
+from helpers.waiting import wait_until
 from textual.pilot import Pilot
 from textual.widgets import Static
 

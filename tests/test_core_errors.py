@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 import discord
 import pytest
 
-from tui_bot.config.model import DEFAULT_CONFIG, OPTIONAL_KEYS, ConfigValueError, parse_config
+from tui_bot.config.model import DEFAULT_CONFIG, OPTIONAL_KEYS, ConfigValueError
+from tui_bot.config.validation import parse_config
 from tui_bot.core.errors import describe_error, permission_names
 from tui_bot.core.replies import delete_after_for
 

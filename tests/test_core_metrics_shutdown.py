@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
+from helpers.waiting import wait_until
 
 from tui_bot.core.metrics import LATENCY_SAMPLES, Metrics
 
@@ -51,15 +52,6 @@ async def setup(bot):
     bot.test_quick_ran = False
     await bot.add_cog(Work(bot))
 """
-
-
-async def until(condition: Any, timeout: float = 5.0) -> None:  # noqa: ASYNC109
-    """Poll ``condition`` on every loop iteration until it holds; fail after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "condition not reached"
-        await asyncio.sleep(0.005)
 
 
 class FakeClock:
@@ -113,7 +105,7 @@ async def test_stats_count_messages_prefix_hybrid_slash_and_pure_slash(harness: 
     assert (await (await harness.sandbox.invoke_slash("bob", "general", "pure")).response()).content == "pure"
 
     # The reply reaches the sandbox a moment before the invocation ends on the bot's side.
-    await until(lambda: bot.metrics.commands_processed == 3)
+    await wait_until(lambda: bot.metrics.commands_processed == 3)
     stats = bot.metrics.get_stats()
     assert stats["messages_seen"] >= 3  # the members' three, plus the bot's own replies
     assert stats["commands_processed"] == 3 and stats["error_count"] == 0
@@ -136,12 +128,12 @@ async def test_close_lets_running_commands_finish_and_refuses_new_ones(harness: 
     await sandbox.send_message("alice", "general", "!slow")
     await asyncio.wait_for(bot.test_started.wait(), 5)  # type: ignore[attr-defined]
     closing = asyncio.create_task(bot.close())
-    await until(lambda: not bot.lifecycle.accepting)
+    await wait_until(lambda: not bot.lifecycle.accepting)
 
     # A prefix command sent now is read but not run; a slash command is told why.
     seen = bot.metrics.messages_seen
     await sandbox.send_message("bob", "general", "!quick")
-    await until(lambda: bot.metrics.messages_seen > seen)
+    await wait_until(lambda: bot.metrics.messages_seen > seen)
     refused = await (await sandbox.invoke_slash("bob", "general", "hi")).response()
     assert refused.ephemeral and refused.embeds[0]["title"].endswith("Shutting down")
     assert not closing.done() and bot.lifecycle.running == 1

@@ -14,12 +14,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from tui_bot.core.checks import BOT_CHECKS, USER_CHECKS, allow_owners, identify_check, original_check
-from tui_bot.core.permissions import (
-    MissingConfiguredRole,
-    can_use_command,
-    check_interaction,
-    ensure_can_use,
-)
+from tui_bot.core.permissions import can_use_command, check_interaction, ensure_can_use
+from tui_bot.core.role_rules import MissingConfiguredRole
 
 if TYPE_CHECKING:
     from conftest import BotHarness

@@ -7,7 +7,9 @@ import json
 import time
 from typing import TYPE_CHECKING
 
+from tui_bot.core.actions import SelfTestResult
 from tui_bot.core.extensions import ExtensionStatus
+from tui_bot.core.results import ActionResult
 from tui_bot.core.sync import SyncPlan, normalise_command
 from tui_bot.sandbox import EventKind
 
@@ -157,3 +159,31 @@ async def test_actions_extensions_backup_and_auto_reload(harness: BotHarness) ->
     )
     assert json.loads(harness.config_path.read_text())["auto_reload"] is False
     assert bot.config.model.auto_reload is False
+
+
+async def test_every_action_returns_an_action_result_and_atomictest_runs_through_the_layer(
+    harness: BotHarness,
+) -> None:
+    harness.write_extension("slashy", SLASHY)
+    bot = await harness.start()
+    actions = bot.actions
+    results = [
+        await actions.unload("slashy"),
+        await actions.load("slashy"),
+        await actions.reload("slashy"),
+        await actions.reload_all(),
+        await actions.plan_sync(),
+        await actions.sync(),
+        await actions.backup(),
+        await actions.set_auto_reload(True),
+        await actions.set_auto_reload(False),
+        await actions.atomictest(),
+    ]
+    assert all(isinstance(result, ActionResult) and result.ok for result in results), results
+
+    selftest = results[-1]
+    assert isinstance(selftest, SelfTestResult)
+    assert [check.name for check in selftest.checks] == ["write", "read", "cache", "concurrency", "cleanup"]
+    assert selftest.describe().startswith("atomictest: 5 checks passed in ")
+    # In a scratch folder next to the database, removed afterwards.
+    assert list(harness.db_path.parent.glob("atomictest-*")) == []

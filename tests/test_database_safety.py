@@ -4,7 +4,6 @@ failures reported, and temporary files of crashed writes removed. Real files, re
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import os
@@ -20,9 +19,7 @@ import pytest
 from tui_bot import exit_codes
 from tui_bot.config import ConfigStore
 from tui_bot.config.env import Secrets
-from tui_bot.core import runtime as runtime_module
-from tui_bot.core.bot import create_bot
-from tui_bot.core.runtime import BotRuntime
+from tui_bot.runtime import BotRuntime
 from tui_bot.storage.backups import list_backups
 from tui_bot.storage.database import Database, DatabaseCorruptError, DatabaseError
 
@@ -238,7 +235,6 @@ async def test_runtime_logs_unsaved_counts_at_shutdown_and_exits_1(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(runtime_module, "create_bot", functools.partial(create_bot, guild_ready_timeout=0.05))
     config = tmp_path / "config.json"
     config.write_text(
         json.dumps(
@@ -252,7 +248,10 @@ async def test_runtime_logs_unsaved_counts_at_shutdown_and_exits_1(
     )
     (tmp_path / "extensions").mkdir()
     (tmp_path / "extensions" / "ping.py").write_text(PING)
-    runtime = BotRuntime(ConfigStore.load(config), Secrets(), sandbox=True)
+    # guild_ready_timeout: on_ready without discord.py's 2 s wait after the last guild.
+    runtime = BotRuntime(
+        ConfigStore.load(config), Secrets(), sandbox=True, bot_options={"guild_ready_timeout": 0.05}
+    )
     run = asyncio.create_task(runtime.run())
     while runtime.bot is None:
         assert not run.done(), "the runtime ended before creating its bot"

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tui_bot.config.model import ConfigValueError, parse_config
+from tui_bot.config.model import ConfigValueError
+from tui_bot.config.validation import parse_config
 from tui_bot.core.extensions import ExtensionStatus
 
 if TYPE_CHECKING:

@@ -175,8 +175,8 @@ async def test_prefix_menu_categories_pages_and_back(harness: BotHarness) -> Non
         "Server settings",
     ]
     assert set(components(message)) == {"help:category"}
-    # 5+4+1+3+8+3+1+2; the hidden one left out
-    assert main["footer"]["text"].startswith("27 commands available to you")
+    # 7+4+1+3+8+3+1+2; the hidden one left out
+    assert main["footer"]["text"].startswith("29 commands available to you")
 
     response = await operate(harness, menu, lambda: sb.select("operator", message, "help:category", ["Many"]))
     assert response.type is CallbackType.UPDATE_MESSAGE

@@ -24,11 +24,11 @@ import pytest
 
 from tests.conftest import BotHarness
 from tui_bot.config import ConfigFileError, ConfigStore, Secrets
-from tui_bot.config.model import parse_config
+from tui_bot.config.validation import parse_config
 from tui_bot.core.bot import TuiBot, create_bot, default_intents
 from tui_bot.core.permissions import can_use_command
 from tui_bot.core.responses import Colour
-from tui_bot.core.runtime import BotRuntime
+from tui_bot.runtime import BotRuntime
 from tui_bot.sandbox import EventKind, Sandbox
 from tui_bot.sandbox.world import Member, Message, User
 from tui_bot.tui.panes.guilds import describe_guild

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from console_harness import console, wait_until  # noqa: F401 - console is a fixture
+from console_harness import console  # noqa: F401 - console is a fixture
+from helpers.waiting import wait_until
 from textual.widgets import DataTable, Static
 
 from tui_bot.config.env import read_env

@@ -4,15 +4,16 @@ nonce deduplicates the retry), a deadline that runs out, 4xx refusals that are n
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from helpers.waiting import wait_until
 from sandbox_bots import BOT_ROLE_ID
 
-from tui_bot.config.model import OPTIONAL_KEYS, ConfigValueError, parse_config
+from tui_bot.config.model import OPTIONAL_KEYS, ConfigValueError
+from tui_bot.config.validation import parse_config
 from tui_bot.core.context import TuiContext
 from tui_bot.core.retries import backoff_delay
 from tui_bot.sandbox.rest import SEND_MESSAGES
@@ -75,15 +76,6 @@ def message_posts(harness: BotHarness) -> list[int]:
         for method, path, status in harness.sandbox.requests
         if method == "POST" and path.endswith("/messages")
     ]
-
-
-async def until(condition: Any, timeout: float = 10.0) -> None:  # noqa: ASYNC109
-    """Poll ``condition`` on every loop iteration until it holds; fail after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "condition not reached"
-        await asyncio.sleep(0.005)
 
 
 async def settle(bot: Any) -> None:
@@ -172,7 +164,7 @@ async def test_a_reply_still_failing_at_the_deadline_is_an_error_and_counted(
         await harness.sandbox.send_message("alice", "general", "!say lost")
         # The reply (retried until the deadline), then the error handler's reply about it (tried once:
         # the same outage would only make the command wait out a second deadline).
-        await until(lambda: bot.metrics.get_stats()["replies_failed"] == 2)
+        await wait_until(lambda: bot.metrics.get_stats()["replies_failed"] == 2)
     lost = [r for r in caplog.records if r.name == "tui_bot.replies" and r.levelno == logging.ERROR]
     assert len(lost) == 2 and all("lost after" in r.getMessage() for r in lost)
     assert "retry deadline reached" in lost[0].getMessage() and "503" in lost[0].getMessage()
@@ -219,7 +211,7 @@ async def test_refusals_are_not_retried(harness: BotHarness, caplog: pytest.LogC
     with caplog.at_level(logging.WARNING, logger="tui_bot.replies"):
         await harness.sandbox.send_message("alice", "bot-commands", "!say denied")
         # The error handler's reply is refused too; send_reply logs that, and only then.
-        await until(lambda: any(str(channel.id) in r.getMessage() for r in caplog.records))
+        await wait_until(lambda: any(str(channel.id) in r.getMessage() for r in caplog.records))
     denied = [status for method, p, status in harness.sandbox.requests if method == "POST" and p == path]
     assert denied == [403, 403]  # the reply once, then the error handler's reply once
     assert bot.metrics.get_stats()["replies_failed"] == 0

@@ -16,7 +16,7 @@ import aiohttp
 import discord
 import pytest
 
-from tui_bot.core.endpoints import apply_endpoints, restore_endpoints
+from tui_bot.runtime.endpoints import apply_endpoints, restore_endpoints
 
 
 def _env() -> dict[str, str]:

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from tui_bot import exit_codes
-from tui_bot.core import shutdown
 from tui_bot.core.lifecycle import DEFAULT_SHUTDOWN_TIMEOUT
+from tui_bot.runtime import shutdown
 from tui_bot.sandbox import Sandbox, demo_world
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from tui_bot import __version__, exit_codes
 
 if TYPE_CHECKING:
-    from tui_bot.config import ConfigStore, Secrets
+    from tui_bot.runtime import BotRuntime
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,32 +110,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigFileError, EnvError) as error:
         return _fail(str(error))
 
-    from tui_bot.core import shutdown
+    from tui_bot.runtime import BotRuntime, shutdown
 
     # From the first shutdown request on, the process ends within a bound whatever extensions do.
     shutdown.install_process_deadline()
+    runtime = BotRuntime(store, secrets, sandbox=args.sandbox)
     if args.headless:
-        return _run_headless(store, secrets, sandbox=args.sandbox)
-    from tui_bot.tui import run_console
+        return _run_headless(runtime)
+    from tui_bot.tui import make_console, run_console
 
-    code = run_console(store, secrets, sandbox=args.sandbox)
+    code = run_console(make_console(runtime))
     if shutdown.report_leftover_threads():  # logging is closed by now: this goes to stderr
         shutdown.hard_exit(code)
     return code
 
 
-def _run_headless(store: ConfigStore, secrets: Secrets, *, sandbox: bool) -> int:
+def _run_headless(runtime: BotRuntime) -> int:
     from tui_bot import loop as event_loop
-    from tui_bot.core import shutdown
-    from tui_bot.core.runtime import BotRuntime, run_headless
     from tui_bot.logs.setup import configure_logging, install_redaction_boundary
+    from tui_bot.runtime import run_headless, shutdown
 
+    store, secrets = runtime.config, runtime.secrets
     session = configure_logging(store.model.logging, secrets=[secrets.token], stream=sys.stdout)
     install_redaction_boundary(secrets.values_to_redact())  # stdout, stderr, uncaught exceptions
     try:
         store.log_load_notes()
         # uvloop unless TUI_BOT_LOOP=asyncio (see tui_bot.loop); logged once, so it is in the run's log.
-        code = event_loop.run(run_headless(BotRuntime(store, secrets, sandbox=sandbox)))
+        code = event_loop.run(run_headless(runtime))
         # Non-daemon threads an extension left running would keep the interpreter alive for ever.
         leftover = shutdown.report_leftover_threads()
     finally:

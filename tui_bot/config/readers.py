@@ -4,13 +4,12 @@ or raises ConfigValueError naming the key, the value and what is expected.
 Nothing that passes here can break the bot later: numbers are finite and bounded (``json.loads`` accepts
 ``NaN`` and ``Infinity``, and a ``backup_count`` of 10**30 makes the first log rotation loop for ever),
 texts are bounded, paths carry no control characters, the status template uses only fields that exist,
-and a prefix is made of visible characters. Values shown in messages are clipped and have their invisible
-characters escaped, so a message can neither flood the terminal nor reorder it with bidi controls.
+and a prefix is made of visible characters. The errors and how they show values are in
+:mod:`tui_bot.config.errors`.
 """
 
 from __future__ import annotations
 
-import json
 import keyword
 import math
 import os
@@ -20,8 +19,13 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
-# A shown value is clipped to about this many characters: the message names it, it need not reprint it.
-SHOWN_VALUE_LIMIT = 80
+from tui_bot.config.errors import (
+    HIDDEN_CATEGORIES,
+    ConfigValueError,
+    clip,
+    escape_hidden,
+)
+
 # config.json needs 3 levels (command_permissions -> a command -> its roles); 20 leaves room for keys
 # added later while keeping every recursive step (copy, json.dumps, repr) far from Python's recursion limit.
 MAX_NESTING = 20
@@ -35,9 +39,6 @@ MAX_SNOWFLAKE = 2**63 - 1
 # The longest digit string read as an id: 2**63 - 1 has 19 digits (a few leading zeros are tolerated).
 _ID_DIGITS = re.compile(r"[0-9]{1,25}")
 
-# Characters a prefix may not contain: controls (Cc), invisible formatting such as zero-width joiners and
-# bidi overrides (Cf), surrogates (Cs), private use (Co), unassigned code points (Cn), separators (Z*).
-HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"})
 _CATEGORY_WORDS = {
     "Cc": "a control character",
     "Cf": "an invisible formatting character",
@@ -48,82 +49,6 @@ _CATEGORY_WORDS = {
     "Zp": "a paragraph separator",
     "Zs": "a space",
 }
-
-
-class ConfigValueError(ValueError):
-    """A key holds a value of the wrong type or out of range. The message says what to fix."""
-
-    def __init__(self, key: str, value: Any, expected: str) -> None:
-        self.key = key
-        self.value = value
-        self.expected = expected
-        super().__init__(
-            f"config key '{show_key(key)}' has the value {show_value(value)}, but it must be {expected}."
-        )
-
-
-class ConfigErrors(ConfigValueError):
-    """Every problem found in one config; ``str()`` lists them one per line.
-
-    Its ``key``, ``value`` and ``expected`` are the first problem's, so code that handles a single
-    ConfigValueError keeps working.
-    """
-
-    errors: list[ConfigValueError]
-
-    def __init__(self, errors: list[ConfigValueError]) -> None:
-        flat = [
-            each
-            for error in errors
-            for each in (error.errors if isinstance(error, ConfigErrors) else [error])
-        ]
-        if not flat:
-            raise ValueError("ConfigErrors needs at least one error")
-        self.errors = flat
-        self.key, self.value, self.expected = flat[0].key, flat[0].value, flat[0].expected
-        ValueError.__init__(self, "\n".join(str(error) for error in flat))
-
-
-# ---------------------------------------------------------------------------------------------
-# Showing values safely in messages.
-
-
-def escape_hidden(text: str) -> str:
-    """``text`` with every control, invisible, bidi or separator character (but the plain space) written
-    as ``\\uXXXX``, so printing it cannot hide or reorder anything."""
-    return "".join(
-        _escaped(ch) if ch != " " and unicodedata.category(ch) in HIDDEN_CATEGORIES else ch for ch in text
-    )
-
-
-def _escaped(ch: str) -> str:
-    return f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}"
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= SHOWN_VALUE_LIMIT else text[: SHOWN_VALUE_LIMIT - 3] + "..."
-
-
-def show_key(key: str) -> str:
-    """A dotted key as shown in a message (clipped, invisible characters escaped)."""
-    return escape_hidden(_clip(key))
-
-
-def show_value(value: Any) -> str:
-    """A value as JSON in a message: clipped to about 80 characters, invisible characters escaped.
-
-    Never raises: a number too long to convert to text, or a value nested too deeply, gets a description.
-    """
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError, RecursionError):
-        if isinstance(value, int):  # beyond sys.get_int_max_str_digits(): Python will not write it out
-            return f"(a whole number of about {int(value.bit_length() * math.log10(2)):,} digits)"
-        try:
-            text = repr(value)
-        except (ValueError, RecursionError):
-            return f"(a {type(value).__name__} too large or too deeply nested to show)"
-    return escape_hidden(_clip(text))
 
 
 def _number(value: float) -> str:
@@ -316,7 +241,7 @@ def extensions_directory(key: str, value: Any) -> str:
             key,
             value,
             'a folder whose name is a Python identifier, e.g. "extensions" or "my_extensions" '
-            f'(it is imported as a package; "{escape_hidden(_clip(package))}" is not one: '
+            f'(it is imported as a package; "{escape_hidden(clip(package))}" is not one: '
             "letters, digits and underscores only, not starting with a digit, not a Python keyword)",
         )
     return value
@@ -381,7 +306,7 @@ def status_template(key: str, value: Any) -> str:
         if name is None:
             continue
         spec = given_spec or ""
-        shown = escape_hidden(_clip(name))
+        shown = escape_hidden(clip(name))
         if name == "" or name.isdigit():
             raise refuse("a field needs a name: {} and {0} are positional")
         if "." in name or "[" in name:
@@ -394,7 +319,7 @@ def status_template(key: str, value: Any) -> str:
             raise refuse(f"{{{shown}:...}} has a field inside its format")
         # Widths and precisions beyond the text's own limit only allocate (":>1000000000" is 1 GB).
         if any(int(digits) > MAX_STATUS_TEXT for digits in re.findall(r"[0-9]+", spec)):
-            raise refuse(f"{{{shown}:{escape_hidden(_clip(spec))}}} asks for a width above {MAX_STATUS_TEXT}")
+            raise refuse(f"{{{shown}:{escape_hidden(clip(spec))}}} asks for a width above {MAX_STATUS_TEXT}")
     try:
         value.format(**_SAMPLE_COUNTS)
     except (ValueError, TypeError, KeyError, IndexError) as error:

@@ -17,15 +17,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tui_bot.config.model import BotConfig, default_config, parse_config, unknown_keys
-from tui_bot.config.readers import (
-    ConfigErrors,
-    ConfigValueError,
-    nesting_problem,
-    show_key,
-    show_value,
-    walk,
-)
+from tui_bot.config.errors import ConfigErrors, ConfigValueError, show_key, show_value
+from tui_bot.config.model import BotConfig, default_config, unknown_keys
+from tui_bot.config.readers import nesting_problem, walk
+from tui_bot.config.validation import parse_config
 from tui_bot.storage.durable import durable_write_bytes, temp_name_pattern
 from tui_bot.storage.tempfiles import find_stale_temp_files, remove_files
 

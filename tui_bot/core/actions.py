@@ -1,7 +1,21 @@
-"""The operator's actions in one place (``bot.actions``): what the owner commands and console keys call.
+"""The operator's actions in one place (``bot.actions``): what the console's keys, its command palette
+and the Discord owner commands call.
 
-Each action logs its outcome and returns a small result with ``.ok`` and ``.describe()``; none raises
-for an expected failure (a bad extension name, a sync Discord refused, a failed backup).
+Every action is a method called by name (no string dispatch), logs its outcome and returns an
+:class:`~tui_bot.core.results.ActionResult`: ``.ok`` and ``.describe()`` for every caller, and the
+structured outcome for a fuller view. None raises for an expected failure (a bad extension name, a sync
+Discord refused, a failed backup).
+
+Which caller runs what:
+
+- ``load``, ``unload``, ``reload``: keys ``l`` ``u`` ``r``; commands ``load``/``unload``/``reload <ext>``;
+- ``reload_all``: key ``R``; command ``reload all``;
+- ``plan_sync`` then ``sync``: keys ``s`` ``g`` (the plan is shown and confirmed first); command ``sync``;
+- ``backup``: key ``b``; command ``backup``;
+- ``set_auto_reload``: key ``a``; command ``autoreload on|off``;
+- ``atomictest``: the command palette; command ``atomictest``.
+
+The command palette offers every key's action by name too.
 """
 
 from __future__ import annotations
@@ -9,23 +23,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 
 from tui_bot.core import sync as sync_module
 from tui_bot.core.extensions import ExtensionNameError, ExtensionResult
 from tui_bot.core.hot_reload import watch_extensions
+from tui_bot.core.results import ActionResult
 from tui_bot.storage import DatabaseError
+from tui_bot.storage.selftest import CheckResult, run_atomic_selftest
+
+if TYPE_CHECKING:
+    from tui_bot.core.bot import TuiBot  # the bot builds its BotActions: no import at run time
 
 log = logging.getLogger("tui_bot.actions")
 
+ExtensionVerb = Literal["load", "unload", "reload"]
+
 
 @dataclass(frozen=True)
-class ActionResult:
-    """The outcome of an action without a richer result type."""
+class PlainResult(ActionResult):
+    """An outcome that is one line of text (and, for a backup, the file written)."""
 
     action: str
     ok: bool
@@ -37,7 +59,7 @@ class ActionResult:
 
 
 @dataclass(frozen=True)
-class BatchResult:
+class BatchResult(ActionResult):
     """The outcome of an action over several extensions (``reload_all``)."""
 
     action: str
@@ -55,39 +77,63 @@ class BatchResult:
         return text + (f", {len(failed)} failed ({', '.join(failed)})" if failed else "")
 
 
+@dataclass(frozen=True)
+class SelfTestResult(ActionResult):
+    """The atomic file handler's self-test: each check with its timing (:mod:`tui_bot.storage.selftest`)."""
+
+    checks: list[CheckResult]
+    stats: dict[str, Any]  # the shared handler's cache counters afterwards (``AtomicFileHandler.stats``)
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    @property
+    def seconds(self) -> float:
+        return sum(check.seconds for check in self.checks)
+
+    def describe(self) -> str:
+        if self.ok:
+            return f"atomictest: {len(self.checks)} checks passed in {self.seconds * 1000:.1f} ms"
+        failed = ", ".join(f"{check.name} ({check.detail})" for check in self.checks if not check.ok)
+        return f"atomictest failed: {failed}"
+
+
 def _guild(guild_id: int | None) -> discord.abc.Snowflake | None:
     return None if guild_id is None else discord.Object(id=guild_id)
 
 
 class BotActions:
-    """Load/unload/reload extensions, plan and run slash syncs, back up, toggle hot reload."""
+    """Load/unload/reload extensions, plan and run slash syncs, back up, toggle hot reload, self-test."""
 
-    def __init__(self, bot: Any) -> None:
+    def __init__(self, bot: TuiBot) -> None:
         self.bot = bot
         self._watcher: asyncio.Task[None] | None = None
         self._stop_watching: asyncio.Event | None = None
 
     # -- extensions ----------------------------------------------------------------------------
 
-    async def _extension(self, action: str, name: str) -> ExtensionResult:
-        manager = self.bot.extension_manager
+    async def _named(
+        self, action: ExtensionVerb, name: str, run: Callable[[str], Awaitable[ExtensionResult]]
+    ) -> ExtensionResult:
+        """Run one of the extension manager's methods; a name it refuses becomes a failed result."""
         try:
-            return await getattr(manager, action)(name)
+            return await run(name)
         except ExtensionNameError as error:
             log.warning("Extension %s refused: %s", action, error)
             return ExtensionResult(name, action, False, 0.0, str(error))
 
     async def load(self, name: str) -> ExtensionResult:
         """Load an extension from the extensions folder by name."""
-        return await self._extension("load", name)
+        return await self._named("load", name, self.bot.extension_manager.load)
 
     async def unload(self, name: str) -> ExtensionResult:
         """Unload a loaded extension."""
-        return await self._extension("unload", name)
+        return await self._named("unload", name, self.bot.extension_manager.unload)
 
     async def reload(self, name: str) -> ExtensionResult:
         """Reload an extension (load it if it is not loaded); a failure keeps the old version running."""
-        return await self._extension("reload", name)
+        return await self._named("reload", name, self.bot.extension_manager.reload)
 
     async def reload_all(self) -> BatchResult:
         """Reload every loaded extension."""
@@ -97,13 +143,13 @@ class BotActions:
 
     # -- slash commands ------------------------------------------------------------------------
 
-    async def plan_sync(self, guild_id: int | None = None) -> sync_module.SyncPlan | ActionResult:
-        """What a sync would change (global, or one guild); an ActionResult if Discord could not be asked."""
+    async def plan_sync(self, guild_id: int | None = None) -> sync_module.SyncPlan | PlainResult:
+        """What a sync would change (global, or one guild); a failed result if Discord could not be asked."""
         try:
             plan = await sync_module.plan_sync(self.bot, _guild(guild_id))
         except discord.HTTPException as error:
             log.error("Planning the slash command sync failed: %s", error)
-            return ActionResult("plan sync", False, str(error))
+            return PlainResult("plan sync", False, str(error))
         log.info("Slash command sync plan: %s", plan.describe())
         return plan
 
@@ -111,17 +157,29 @@ class BotActions:
         """Sync slash commands (global, or one guild), skipping the API call when nothing changed."""
         return await sync_module.sync(self.bot, _guild(guild_id), force=force)
 
-    # -- database ------------------------------------------------------------------------------
+    # -- storage -------------------------------------------------------------------------------
 
-    async def backup(self) -> ActionResult:
-        """A verified online backup of the database now."""
+    async def backup(self) -> PlainResult:
+        """A verified online backup of the database now; the result's ``path`` is the file written."""
         try:
             path = await self.bot.db.backup()
         except DatabaseError as error:
             log.error("Backup failed: %s", error)
-            return ActionResult("backup", False, str(error))
+            return PlainResult("backup", False, str(error))
         log.info("Database backed up to %s", path)
-        return ActionResult("backup", True, f"saved {path.name}", path)
+        return PlainResult("backup", True, f"saved {path.name}", path)
+
+    async def atomictest(self) -> SelfTestResult:
+        """Write, read, cache, concurrency and clean-up checks of the shared atomic file handler, run in
+        a scratch folder next to the database: the file system the bot's data actually lives on."""
+        handler = self.bot.file_handler
+        data_folder = Path(self.bot.config.model.database.path).parent
+        result = SelfTestResult(await run_atomic_selftest(handler, data_folder), handler.stats())
+        if result.ok:
+            log.info("%s", result.describe())
+        else:
+            log.error("%s", result.describe())
+        return result
 
     # -- hot reload ----------------------------------------------------------------------------
 
@@ -155,17 +213,17 @@ class BotActions:
         except Exception:
             log.exception("The extension watcher ended with an error")
 
-    async def set_auto_reload(self, on: bool) -> ActionResult:
+    async def set_auto_reload(self, on: bool) -> PlainResult:
         """Turn hot reload on or off now, and save ``auto_reload`` in config.json."""
         try:
             await self.bot.config.set("auto_reload", on)
         except (ValueError, OSError) as error:
             log.error("Could not save auto_reload: %s", error)
-            return ActionResult("auto reload", False, str(error))
+            return PlainResult("auto reload", False, str(error))
         if on:
             self.start_watcher()
         else:
             await self.stop_watcher()
         state = "on" if on else "off"
         log.info("Auto reload turned %s", state)
-        return ActionResult("auto reload", True, f"{state} (saved in config.json)")
+        return PlainResult("auto reload", True, f"{state} (saved in config.json)")

@@ -21,13 +21,14 @@ from tui_bot.core.context import TuiContext
 from tui_bot.core.cooldowns import install_cooldowns
 from tui_bot.core.errors import ErrorHandler
 from tui_bot.core.extensions import ExtensionManager
+from tui_bot.core.framework import FrameworkBot
 from tui_bot.core.gc_tuning import GcTuning
 from tui_bot.core.help import install_help
 from tui_bot.core.lifecycle import DEFAULT_SHUTDOWN_TIMEOUT, Lifecycle
 from tui_bot.core.metrics import Metrics
-from tui_bot.core.permissions import PermissionRules, role_rule_check
 from tui_bot.core.presence import build_activity
 from tui_bot.core.redaction import install_http_redaction
+from tui_bot.core.role_rules import PermissionRules, role_rule_check
 from tui_bot.core.tree import TuiTree
 from tui_bot.logs.setup import remove_old_logs
 from tui_bot.storage import AtomicFileHandler, Database, DatabaseError, global_file_handler
@@ -75,7 +76,7 @@ class _HandledInDispatch:
         raise AttributeError("TuiBot handles messages in dispatch(); use a listener for on_message")
 
 
-class TuiBot(commands.Bot):
+class TuiBot(FrameworkBot, commands.Bot):
     """A ``commands.Bot`` whose settings come from config.json.
 
     Extension authors reach the framework through it: ``bot.db`` (and ``bot.db.conn`` for raw SQL),
@@ -141,10 +142,10 @@ class TuiBot(commands.Bot):
         )
         self._background: list[asyncio.Task[None]] = []
         self.shutdown_timeout = shutdown_timeout
-        self.metrics = Metrics(self)
-        self.lifecycle = Lifecycle(self)
+        self.metrics = Metrics(self, database=self.db)
+        self.lifecycle = Lifecycle(self.metrics, self.db)
         self.actions = BotActions(self)
-        self.error_handler = ErrorHandler(self)
+        self.error_handler = ErrorHandler(self.http, self.metrics)
         self.gc_tuning = GcTuning()
         self._close_lock = asyncio.Lock()
         self.add_check(role_rule_check)

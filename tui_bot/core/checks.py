@@ -13,7 +13,7 @@ permission, Discord would refuse the action anyway. ``is_owner`` needs no wrappi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -36,6 +36,14 @@ BOT_CHECKS = frozenset(
 CONTEXT_CHECKS = frozenset({"guild_only", "dm_only", "is_nsfw"})
 
 _ORIGINAL = "__tui_original_check__"
+
+# A command of either framework: prefix/hybrid, or app (slash, context menu, group).
+AnyCommand = (
+    commands.Command[Any, ..., Any]
+    | app_commands.Command[Any, ..., Any]
+    | app_commands.ContextMenu
+    | app_commands.Group
+)
 
 
 @dataclass(frozen=True)
@@ -86,7 +94,7 @@ def identify_check(predicate: Callable[..., Any]) -> KnownCheck | None:
 
 
 def _owner_bypass(predicate: Callable[..., Any]) -> Callable[..., Any]:
-    async def owner_or_check(ctx_or_interaction: Any) -> bool:
+    async def owner_or_check(ctx_or_interaction: commands.Context[Any] | discord.Interaction) -> bool:
         if isinstance(ctx_or_interaction, discord.Interaction):
             bot, user = ctx_or_interaction.client, ctx_or_interaction.user
         else:
@@ -101,14 +109,14 @@ def _owner_bypass(predicate: Callable[..., Any]) -> Callable[..., Any]:
     return owner_or_check
 
 
-def _command_tree(command: Any) -> Iterable[Any]:
+def _command_tree(command: AnyCommand) -> Iterator[AnyCommand]:
     yield command
     walk = getattr(command, "walk_commands", None)
     if walk is not None:
         yield from walk()
 
 
-def allow_owners(command: commands.Command | app_commands.Command | app_commands.Group | Any) -> int:
+def allow_owners(command: AnyCommand) -> int:
     """Wrap the user checks of ``command`` and its subcommands so bot owners pass them.
 
     Idempotent (an already wrapped check is left as it is). Works for prefix/hybrid commands, whose

@@ -19,12 +19,19 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord.ext import commands
 
 from tui_bot.core.retries import deliver, is_transient, unless_never_processed
+
+if TYPE_CHECKING:
+    from tui_bot.core.bot import TuiBot  # noqa: F401 - the "TuiBot" of the base class below
+
+# ``commands.Context.send`` bound to the context: what a retry repeats.
+ParentSend = Callable[..., Awaitable[discord.Message]]
 
 
 def new_nonce() -> int:
@@ -59,7 +66,7 @@ def _renew_files(kwargs: dict[str, Any]) -> None:
         kwargs["files"] = [renew(file) for file in kwargs["files"]]
 
 
-class TuiContext(commands.Context):  # type: ignore[type-arg]  # the bot type is TuiBot, not imported here
+class TuiContext(commands.Context["TuiBot"]):
     """``commands.Context`` whose :meth:`send` (and so :meth:`reply`) delivers exactly once: one nonce
     for every try, transient failures retried until ``replies.retry_deadline``, then logged at ERROR,
     counted in ``bot.metrics`` (``replies_failed``) and raised as before."""
@@ -70,7 +77,7 @@ class TuiContext(commands.Context):  # type: ignore[type-arg]  # the bot type is
         # tried once instead of waiting out a second deadline against the same outage.
         self.reply_lost = False
 
-    async def send(self, content: str | None = None, **kwargs: Any) -> discord.Message:  # type: ignore[override]
+    async def send(self, content: str | None = None, **kwargs: Any) -> discord.Message:
         """Send like ``commands.Context.send``, exactly once (see the module docstring)."""
         parent_send = super().send
         interaction = self.interaction
@@ -87,7 +94,7 @@ class TuiContext(commands.Context):  # type: ignore[type-arg]  # the bot type is
         return f"in channel {getattr(self.channel, 'id', '?')}"
 
     async def _send_to_channel(
-        self, parent_send: Any, content: str | None, kwargs: dict[str, Any]
+        self, parent_send: ParentSend, content: str | None, kwargs: dict[str, Any]
     ) -> discord.Message:
         if kwargs.get("nonce") is None:
             kwargs["nonce"] = new_nonce()
@@ -120,7 +127,7 @@ class TuiContext(commands.Context):  # type: ignore[type-arg]  # the bot type is
         )
 
     async def _send_to_interaction(
-        self, parent_send: Any, content: str | None, kwargs: dict[str, Any], where: str
+        self, parent_send: ParentSend, content: str | None, kwargs: dict[str, Any], where: str
     ) -> discord.Message:
         interaction = self.interaction
         assert interaction is not None

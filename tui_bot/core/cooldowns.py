@@ -97,6 +97,8 @@ class LruBuckets:
 class _LruMappingMixin:
     """``CooldownMapping.get_bucket`` over an :class:`LruBuckets` table instead of a scanned dict."""
 
+    # discord.py declares ``_cache`` a dict; these mappings hold an LruBuckets there instead (Any: the
+    # two declarations cannot agree in one class).
     _cache: Any
     _type: Any
     _cooldown: app_commands.Cooldown | None
@@ -112,7 +114,7 @@ class _LruMappingMixin:
             return self._cooldown
         table: LruBuckets = self._cache
         table.sweep(current or time.time())
-        key = self._bucket_key(message)  # type: ignore[attr-defined]
+        key = self._bucket_key(message)  # type: ignore[attr-defined]  # the CooldownMapping's, mixed in
         bucket = table.get(key)
         if bucket is None:
             bucket = self.create_bucket(message)
@@ -126,7 +128,7 @@ class LruCooldownMapping(_LruMappingMixin, commands.CooldownMapping[Any]):
 
     def __init__(self, original: app_commands.Cooldown | None, type: Callable[[Any], Any]) -> None:
         super().__init__(_windowed(original), type)
-        self._cache = LruBuckets()  # type: ignore[assignment]
+        self._cache = LruBuckets()
 
     def copy(self) -> LruCooldownMapping:
         other = LruCooldownMapping(self._cooldown, self._type)
@@ -145,14 +147,16 @@ class LruDynamicCooldownMapping(_LruMappingMixin, commands.DynamicCooldownMappin
         self, factory: Callable[[Any], app_commands.Cooldown | None], type: Callable[[Any], Any]
     ) -> None:
         super().__init__(factory, type)
-        self._cache = LruBuckets()  # type: ignore[assignment]
+        self._cache = LruBuckets()
 
     def copy(self) -> LruDynamicCooldownMapping:
         other = LruDynamicCooldownMapping(self._factory, self._type)
         other._cache = self._cache.copy()
         return other
 
-    def create_bucket(self, message: Any) -> app_commands.Cooldown | None:
+    # discord.py's own DynamicCooldownMapping widens its base's return type the same way (a factory may
+    # return None: no cooldown for this invocation); its stub cannot say so.
+    def create_bucket(self, message: Any) -> app_commands.Cooldown | None:  # type: ignore[override]
         return _windowed(self._factory(message))
 
 
@@ -160,8 +164,10 @@ def _fresh_mapping(mapping: commands.CooldownMapping[Any]) -> commands.CooldownM
     """An empty O(1) equivalent of ``mapping``, or None when it is a custom class left as it is."""
     if type(mapping) in (commands.CooldownMapping, LruCooldownMapping):
         return LruCooldownMapping(mapping._cooldown, mapping.type)
-    if type(mapping) in (commands.DynamicCooldownMapping, LruDynamicCooldownMapping):
-        return LruDynamicCooldownMapping(mapping._factory, mapping.type)  # type: ignore[attr-defined]
+    # Exact types: a subclass of discord.py's may look up buckets its own way. (isinstance: for mypy.)
+    dynamic = (commands.DynamicCooldownMapping, LruDynamicCooldownMapping)
+    if type(mapping) in dynamic and isinstance(mapping, commands.DynamicCooldownMapping):
+        return LruDynamicCooldownMapping(mapping._factory, mapping.type)
     return None
 
 
@@ -172,7 +178,13 @@ def install_cooldowns(command: commands.Command[Any, ..., Any], config: Cooldown
     (``@commands.cooldown``/``dynamic_cooldown``) keeps its rate, period and bucket type. The table is new
     because a decorator's mapping is stored on the function and shared by every copy of the command: a bot
     restarted in the same process (the console, the tests) must not inherit the previous bot's cooldowns.
-    discord.py offers no public setter for a command's cooldown after it is built, hence ``_buckets``.
+
+    Why the private ``Command._buckets`` (checked against discord.py 2.7): a built command has no public
+    setter for its cooldown. ``commands.cooldown(...)`` applied to a built command sets ``_buckets`` itself,
+    with a plain (scanning) ``CooldownMapping``. ``Command.update(cooldown=...)`` re-runs ``__init__``: it
+    empties a group's subcommands, builds a hybrid command a new ``app_command`` (the one in the tree goes
+    stale), re-reverses the decorator checks and resets the invoke hooks; and a decorator's cooldown on the
+    callback takes precedence over the ``cooldown=`` keyword, so those commands could not get a fresh table.
     """
     targets = [command]
     if isinstance(command, commands.Group):

@@ -13,17 +13,25 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from tui_bot.core.cooldowns import first_refusal_in_window
-from tui_bot.core.permissions import MissingConfiguredRole, check_interaction
+from tui_bot.core.framework import is_tui_bot
+from tui_bot.core.permissions import check_interaction
 from tui_bot.core.replies import send_interaction_reply, send_reply
 from tui_bot.core.responses import error_embed, warning_embed
+from tui_bot.core.role_rules import MissingConfiguredRole
 from tui_bot.logs.redaction import SecretRedactor
+
+if TYPE_CHECKING:
+    from discord.http import HTTPClient
+
+    from tui_bot.core.bot import TuiBot
+    from tui_bot.core.metrics import Metrics
 
 log = logging.getLogger("tui_bot.errors")
 
@@ -228,21 +236,25 @@ def describe_error(
 
 
 class ErrorHandler:
-    """The bot's error handler: :meth:`on_command_error` and :meth:`on_app_command_error`."""
+    """The bot's error handler: :meth:`on_command_error` and :meth:`on_app_command_error`.
 
-    def __init__(self, bot: Any) -> None:
-        self.bot = bot
+    ``http``: the client's HTTP client, whose token (known once logged in) is masked in every reply;
+    ``metrics``: where errors are counted (None: not counted).
+    """
+
+    def __init__(self, http: HTTPClient, metrics: Metrics | None = None) -> None:
+        self._http = http
+        self._metrics = metrics
         self._redactor = SecretRedactor()
 
     def redact(self, text: str) -> str:
         """``text`` with the bot token (and other known secrets) masked: safe to show a user."""
-        self._redactor.add_secret(getattr(self.bot.http, "token", None))
+        self._redactor.add_secret(self._http.token)
         return self._redactor.redact(text)
 
     def _count(self) -> None:
-        metrics = getattr(self.bot, "metrics", None)
-        if metrics is not None:
-            metrics.record_error()
+        if self._metrics is not None:
+            self._metrics.record_error()
 
     def _unexpected(self, name: str, error: BaseException, where: str) -> ErrorReply:
         error_id = new_error_id()
@@ -253,7 +265,7 @@ class ErrorHandler:
             f"Something went wrong (error id `{error_id}`); the bot owner can find it in the logs.",
         )
 
-    async def on_command_error(self, ctx: commands.Context, error: commands.CommandError) -> None:
+    async def on_command_error(self, ctx: commands.Context[Any], error: commands.CommandError) -> None:
         """Prefix commands and hybrid commands (also when used as slash commands)."""
         if isinstance(error, commands.CommandNotFound):
             return  # a typo or another bot's prefix: silence
@@ -314,15 +326,15 @@ class ErrorHandler:
         return await send_interaction_reply(interaction, embed=embed, kind="error")
 
 
-async def interaction_allowed(interaction: discord.Interaction, command_name: str) -> bool:
+async def interaction_allowed(interaction: discord.Interaction[TuiBot], command_name: str) -> bool:
     """For ``View.interaction_check``: True if the user may use ``command_name``; otherwise the refusal
     (which roles or permissions are needed) is sent ephemerally and False is returned."""
     try:
         return await check_interaction(interaction, command_name)
     except commands.CheckFailure as error:
         reply = describe_check_failure(error, command_name) or ErrorReply("Not allowed", str(error))
-        handler: ErrorHandler | None = getattr(interaction.client, "error_handler", None)
-        if handler is None:
-            handler = ErrorHandler(interaction.client)
+        client = interaction.client
+        # A plain discord.py bot has no handler of its own: a passing one still masks its token.
+        handler = client.error_handler if is_tui_bot(client) else ErrorHandler(client.http)
         await handler.refuse(interaction, reply)
         return False

@@ -9,8 +9,12 @@ Extension code is contained: every load, unload and reload runs in its own task 
 (``extensions.load_timeout``). One that does not finish is cancelled; one that raises ``SystemExit`` or
 ``KeyboardInterrupt`` (argparse at import does the former) is stopped before it reaches the event loop.
 Either way it is recorded as failed, whatever it had registered is removed, as discord.py does after a
-setup that raised, and the lock is released. Code that blocks the loop thread (``time.sleep`` in the
-module body) cannot be interrupted; :mod:`tui_bot.core.watchdog` names it in the log.
+setup that raised, and the lock is released (the running itself: :mod:`tui_bot.core.extension_code`).
+Code that blocks the loop thread (``time.sleep`` in the module body) cannot be interrupted;
+:mod:`tui_bot.core.watchdog` names it in the log.
+
+Over 400 lines on purpose: one class, one lock. Loading, unloading, reloading and the rollback after a
+contained failure all change the same registry and states under that lock, and read best together.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import sys
 import time
 import traceback
 import types
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +38,14 @@ from typing import TYPE_CHECKING, Any
 from discord.ext import commands
 
 from tui_bot.config.model import ExtensionsConfig
-from tui_bot.core.watchdog import suspended_frames
+from tui_bot.core.extension_code import (
+    LOAD_TIMEOUT_KEY,
+    Attempt,
+    ContainedRunner,
+    describe_error,
+    root_cause,
+)
+from tui_bot.core.results import ActionResult
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -44,11 +55,8 @@ log = logging.getLogger("tui_bot.extensions")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 DEFAULT_LOAD_TIMEOUT = ExtensionsConfig.load_timeout  # config.json's extensions.load_timeout when absent
-# How long cancelled extension code gets to run its own clean-up before it is left behind.
-CANCEL_GRACE_SECONDS = 2.0
 # At shutdown every extension is unloaded within this many seconds in all (see unload_all).
 SHUTDOWN_UNLOAD_SECONDS = 3.0
-LOAD_TIMEOUT_KEY = "extensions.load_timeout"
 SHUTDOWN_LIMIT = "the time extensions get to unload at shutdown"
 
 
@@ -78,7 +86,7 @@ class ExtensionState:
 
 
 @dataclass(frozen=True)
-class ExtensionResult:
+class ExtensionResult(ActionResult):
     """The outcome of one load, unload or reload."""
 
     name: str
@@ -95,90 +103,8 @@ class ExtensionResult:
         return f"{self.action} {self.name} failed: {self.error}"
 
 
-class ExtensionTimeout(TimeoutError):
-    """An extension's load, unload or reload did not finish in time (``extensions.load_timeout``, or
-    at shutdown the time all extensions share to unload)."""
-
-    def __init__(self, name: str, action: str, seconds: float, limit: str = LOAD_TIMEOUT_KEY) -> None:
-        self.name = name
-        self.action = action
-        self.seconds = seconds
-        verb = {"load": "loading", "unload": "unloading", "reload": "reloading"}.get(action, action)
-        super().__init__(f"'{name}' did not finish {verb} within {seconds:g} s ({limit}) and was cancelled")
-
-
-class _Escaped(Exception):
-    """Carries a SystemExit or KeyboardInterrupt raised by extension code out of its task.
-
-    asyncio re-raises those two from the event loop itself when they escape a task, which would end the
-    bot; wrapped in an ordinary exception they are recorded like any other failure.
-    """
-
-    def __init__(self, original: BaseException) -> None:
-        super().__init__(repr(original))
-        self.original = original
-
-
-async def _carry_process_exits(work: Awaitable[None]) -> None:
-    try:
-        await work
-    except (SystemExit, KeyboardInterrupt) as error:
-        raise _Escaped(error) from error
-
-
-def _root_cause(error: BaseException) -> BaseException:
-    # discord.py wraps errors raised while importing or in setup() in ExtensionFailed; the operator
-    # wants the original exception and its traceback.
-    while True:
-        if isinstance(error, commands.ExtensionFailed | _Escaped):
-            error = error.original
-        else:
-            return error
-
-
-def _describe_error(cause: BaseException) -> str:
-    message = f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
-    if isinstance(cause, SystemExit | KeyboardInterrupt):
-        message += " (raised by the extension; it was stopped and the bot keeps running)"
-    return message
-
-
 def _is_submodule(parent: str, child: str) -> bool:
     return parent == child or child.startswith(parent + ".")
-
-
-def _stack_of(task: asyncio.Task[Any]) -> str:
-    """Where a suspended task is waiting, innermost last, as a traceback shows it."""
-    frames = suspended_frames(task)[1:]  # without _carry_process_exits
-    if not frames:
-        return ""
-    summary = traceback.StackSummary.extract((frame, frame.f_lineno) for frame in frames)
-    return "Stuck at (most recent call last):\n" + "".join(summary.format())
-
-
-def _outcome(task: asyncio.Task[None]) -> BaseException | None:
-    """A finished task's exception (retrieving it), or None; a task that cancelled itself (the extension
-    raised CancelledError) counts as a failure, not as a cancellation of ours."""
-    if task.cancelled():
-        return asyncio.CancelledError("the extension's code raised CancelledError")
-    return task.exception()
-
-
-@dataclass
-class _Attempt:
-    """How one piece of extension code ended: ``error`` None means it finished."""
-
-    error: BaseException | None = None
-    timed_out: bool = False
-    stuck_at: str = ""
-    caller_cancelled: asyncio.CancelledError | None = None
-
-    @property
-    def contained(self) -> bool:
-        """Whether discord.py's own clean-up (which only runs for ``Exception``) was skipped."""
-        if self.timed_out or self.caller_cancelled is not None:
-            return True
-        return self.error is not None and not isinstance(_root_cause(self.error), Exception)
 
 
 class ExtensionManager:
@@ -207,8 +133,9 @@ class ExtensionManager:
         self.blacklist = {self._strip_package(name) for name in blacklist}
         self.states: dict[str, ExtensionState] = {}
         self._lock = asyncio.Lock()
+        self._runner = ContainedRunner()
         # Extension code that ignored its cancellation, still running; kept referenced until it ends.
-        self.abandoned: set[asyncio.Task[None]] = set()
+        self.abandoned = self._runner.abandoned
 
     # -- names ------------------------------------------------------------------------------
 
@@ -292,63 +219,6 @@ class ExtensionManager:
         """The recorded state of ``name`` (created on first use)."""
         return self.states.setdefault(name, ExtensionState(name))
 
-    async def _attempt(
-        self,
-        work: Coroutine[Any, Any, None],
-        limit: float,
-        name: str,
-        action: str,
-        limit_name: str = LOAD_TIMEOUT_KEY,
-    ) -> _Attempt:
-        """Run extension code (a discord.py load, unload or reload) in its own task, for ``limit`` s at most.
-
-        Its own task, so that code ignoring cancellation can be left behind instead of holding the lock.
-        """
-        task = asyncio.create_task(_carry_process_exits(work), name=f"tui-bot:extension:{action}:{name}")
-        try:
-            await asyncio.wait({task}, timeout=limit)
-        except asyncio.CancelledError as cancelled:
-            # The caller is being cancelled (a command cancelled at shutdown): stop the extension code
-            # too; the caller cleans up, then lets the cancellation go on.
-            task.cancel()
-            await self._settle(task, name)
-            return _Attempt(error=cancelled, caller_cancelled=cancelled)
-        if task.done():
-            return _Attempt(error=_outcome(task))
-        stuck_at = _stack_of(task)
-        task.cancel()
-        await self._settle(task, name)
-        error = ExtensionTimeout(name, action, limit, limit_name)
-        return _Attempt(error=error, timed_out=True, stuck_at=stuck_at)
-
-    async def _settle(self, task: asyncio.Task[None], name: str) -> None:
-        """Give cancelled extension code a moment to end; code that ignores cancellation is left behind."""
-        await asyncio.wait({task}, timeout=CANCEL_GRACE_SECONDS)
-        if task.done():
-            _outcome(task)  # retrieved, so asyncio does not log "exception was never retrieved"
-            return
-        log.error(
-            "Extension %s ignores cancellation: its code is left running in the background (task %s)",
-            name,
-            task.get_name(),
-        )
-        self.abandoned.add(task)
-        task.add_done_callback(self._forget_abandoned)
-
-    def _forget_abandoned(self, task: asyncio.Task[None]) -> None:
-        self.abandoned.discard(task)
-        _outcome(task)
-
-    async def _clean_up_step(
-        self, work: Coroutine[Any, Any, None], name: str
-    ) -> asyncio.CancelledError | None:
-        attempt = await self._attempt(work, CANCEL_GRACE_SECONDS, name, "clean-up")
-        if attempt.error is not None and attempt.caller_cancelled is None:
-            log.warning(
-                "Extension %s: clean-up did not finish: %s", name, _describe_error(_root_cause(attempt.error))
-            )
-        return attempt.caller_cancelled
-
     def _forget(self, key: str) -> None:
         # discord.py pops these in _call_module_finalizers' ``finally``; when that clean-up itself was cut
         # short, do it here. Bot.extensions is a read-only view of discord.py's own registry.
@@ -368,10 +238,11 @@ class ExtensionManager:
         key = self.qualified(name)
         registered = self.bot.extensions.get(key)
         partial = registered if registered is not None else sys.modules.get(key)
-        cancelled = await self._clean_up_step(self.bot._remove_module_references(key), name)
+        cancelled = await self._runner.clean_up_step(self.bot._remove_module_references(key), name)
         if partial is not None and (registered is not None or partial is not previous):
             cancelled = (
-                await self._clean_up_step(self.bot._call_module_finalizers(partial, key), name) or cancelled
+                await self._runner.clean_up_step(self.bot._call_module_finalizers(partial, key), name)
+                or cancelled
             )
         self._forget(key)
         if action != "reload" or previous is None or cancelled is not None:
@@ -390,13 +261,13 @@ class ExtensionManager:
         if not isinstance(registry, dict) or setup is None:
             return "the previous version could not be put back: the extension is unloaded", None
         sys.modules.update(modules)
-        attempt = await self._attempt(setup(self.bot), self.load_timeout, name, "restore")
+        attempt = await self._runner.attempt(setup(self.bot), self.load_timeout, name, "restore")
         if attempt.error is None:
             registry[key] = previous
             return "the previous version was put back and keeps running", None
-        await self._clean_up_step(self.bot._remove_module_references(key), name)
+        await self._runner.clean_up_step(self.bot._remove_module_references(key), name)
         self._forget(key)
-        why = _describe_error(_root_cause(attempt.error))
+        why = describe_error(root_cause(attempt.error))
         return f"putting the previous version back failed too ({why}): the extension is unloaded", (
             attempt.caller_cancelled
         )
@@ -419,8 +290,8 @@ class ExtensionManager:
         try:
             self._ensure_importable()
         except Exception as error:
-            return self._failed(state, action, started, _Attempt(error=error))
-        attempt = await self._attempt(
+            return self._failed(state, action, started, Attempt(error=error))
+        attempt = await self._runner.attempt(
             operation(key), self.load_timeout if limit is None else limit, name, action, limit_name
         )
         cancelled = attempt.caller_cancelled
@@ -451,12 +322,12 @@ class ExtensionManager:
         return ExtensionResult(state.name, action, True, seconds)
 
     def _failed(
-        self, state: ExtensionState, action: str, started: float, attempt: _Attempt, note: str | None = None
+        self, state: ExtensionState, action: str, started: float, attempt: Attempt, note: str | None = None
     ) -> ExtensionResult:
         assert attempt.error is not None
         seconds = time.perf_counter() - started
-        cause = _root_cause(attempt.error)
-        message = _describe_error(cause)
+        cause = root_cause(attempt.error)
+        message = describe_error(cause)
         if note:
             message += f"; {note}"
         trace = attempt.stuck_at if attempt.timed_out else "".join(traceback.format_exception(cause))

@@ -1,23 +1,22 @@
-"""Garbage collection tuned for a long-running bot: the start-up heap frozen, young collections rarer.
+"""Garbage collection for a long-running bot: the start-up heap frozen out of every collection.
 
 A bot's heap is mostly long-lived: modules, discord.py's guild, channel and role caches, the command
-tree. CPython's cyclic collector nevertheless walks those objects again in every older-generation
-collection, and runs a young collection every 700 container allocations (a single command allocates
-hundreds). Once the bot is ready:
+tree. CPython's cyclic collector nevertheless walks those objects again in every full collection: a
+pause that grows with the size of the caches (thousands of guilds: tens of milliseconds, on the loop
+that also runs the gateway heartbeat). Once the bot is ready, ``gc.freeze()`` moves everything alive
+into the permanent generation, which collections skip, so their cost no longer depends on how big
+the caches are.
 
-- ``gc.freeze()`` moves everything alive into the permanent generation, which collections skip. The
-  cost per command no longer depends on how big the caches are; measured with callgrind (the
-  instruction counts of ``bench/dispatch.py --instructions``) it is about 6% fewer instructions per
-  command.
-- the young-generation threshold goes from 700 to :data:`YOUNG_THRESHOLD`, so collections run less
-  often over the short-lived objects of commands (which reference counting frees anyway).
+The young-generation threshold is left at CPython's default: raising it to 10,000 saved about 5% of the
+instructions per command (``bench/dispatch.py``'s callgrind part) but let short-lived cyclic garbage
+pile up, and the peak RSS then grew with the length of a run (the issue's flat-memory goal).
+:data:`YOUNG_THRESHOLD` is None for "CPython's default"; set it to trade memory for CPU.
 
 Objects frozen at start-up that later become cyclic garbage (a guild the bot left, an unloaded
 extension's module) would stay frozen, so the heap is re-frozen every :data:`REFREEZE_SECONDS`: unfreeze,
 one full collection, freeze again.
 
-``TUI_BOT_GC=default`` in the environment keeps CPython's settings (for comparison or if a C extension
-misbehaves).
+``TUI_BOT_GC=default`` in the environment keeps CPython's behaviour entirely.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ import os
 log = logging.getLogger("tui_bot.gc")
 
 GC_ENV_VAR = "TUI_BOT_GC"
-YOUNG_THRESHOLD = 10_000  # CPython's default is 700
+YOUNG_THRESHOLD: int | None = None  # None: CPython's default (700)
 REFREEZE_SECONDS = 3600.0
 
 
@@ -56,7 +55,7 @@ class GcTuning:
     """Applied once the bot is ready (:meth:`apply`); :meth:`run_refreezes` keeps the frozen heap honest."""
 
     def __init__(
-        self, *, young_threshold: int = YOUNG_THRESHOLD, refreeze_seconds: float = REFREEZE_SECONDS
+        self, *, young_threshold: int | None = YOUNG_THRESHOLD, refreeze_seconds: float = REFREEZE_SECONDS
     ) -> None:
         self.young_threshold = young_threshold
         self.refreeze_seconds = refreeze_seconds
@@ -69,8 +68,9 @@ class GcTuning:
             return
         if not self.applied:
             self._previous_threshold = gc.get_threshold()
-        _young, middle, old = self._previous_threshold
-        gc.set_threshold(self.young_threshold, middle, old)
+        if self.young_threshold is not None:
+            _young, middle, old = self._previous_threshold
+            gc.set_threshold(self.young_threshold, middle, old)
         frozen = freeze_heap()
         if not self.applied:
             log.info("Garbage collection tuned: %d start-up objects frozen", frozen)

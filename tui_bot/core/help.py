@@ -9,8 +9,8 @@ commands just by declaring them.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterable
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -19,8 +19,12 @@ from discord.ext import commands
 from tui_bot.core.checks import identify_check
 from tui_bot.core.errors import permission_names
 from tui_bot.core.help_views import HelpMenu, build_categories, usage, viewer_can_run
+from tui_bot.core.hybrid import hybrid_command
 from tui_bot.core.replies import send_reply
 from tui_bot.core.responses import Colour, error_embed, make_embed
+
+if TYPE_CHECKING:
+    from tui_bot.core.bot import TuiBot
 
 DEFAULT_MENU_TIMEOUT = 180.0  # seconds without a click before the menu's components are disabled
 HELP_COOLDOWN = (1, 10.0)  # one help per user every ten seconds: menus are large messages
@@ -60,7 +64,8 @@ def is_owner_only(command: commands.Command[Any, ..., Any]) -> bool:
     while current is not None:
         if any(_check_facts(check)[0] == "is_owner" for check in current.checks):
             return True
-        current = current.parent  # type: ignore[assignment]
+        parent = current.parent  # a Group (a Command), or None at the top
+        current = parent if isinstance(parent, commands.Command) else None
     return False
 
 
@@ -69,7 +74,7 @@ _ORDER = ("where", "owner", "user", "role", "bot")
 
 
 async def requirements(
-    bot: commands.Bot, guild: discord.Guild | None, command: commands.Command[Any, ..., Any]
+    bot: TuiBot, guild: discord.Guild | None, command: commands.Command[Any, ..., Any]
 ) -> list[str]:
     """Readable lines: where the command works, who may run it, and what the bot itself needs."""
     found: list[tuple[str, str]] = []
@@ -89,8 +94,8 @@ async def requirements(
             found.append(("where", "Servers only (not in DMs)"))
         elif origin == "is_nsfw":
             found.append(("where", "Age-restricted channels only"))
-    rules = getattr(bot, "permission_rules", None)
-    if guild is not None and rules is not None:
+    rules = bot.permission_rules
+    if guild is not None:
         refs = await rules.required_roles(guild, command.qualified_name)
         if refs:
             names = ", ".join(rules.describe(guild, refs))
@@ -120,17 +125,13 @@ def _slash_text(command: commands.Command[Any, ..., Any]) -> str:
     return "No, prefix only"
 
 
-def prefix_of(ctx: commands.Context[Any]) -> str:
+def prefix_of(ctx: commands.Context[TuiBot]) -> str:
     """The guild's prefix: the one to show even when help was opened as a slash command."""
-    bot = ctx.bot
-    finder = getattr(bot, "prefix_for_guild", None)
-    if finder is not None:
-        return str(finder(ctx.guild.id if ctx.guild else None))
-    return ctx.clean_prefix if ctx.prefix and ctx.prefix != "/" else "!"
+    return ctx.bot.prefix_for_guild(ctx.guild.id if ctx.guild else None)
 
 
 async def command_embed(
-    ctx: commands.Context[Any], command: commands.Command[Any, ..., Any]
+    ctx: commands.Context[TuiBot], command: commands.Command[Any, ..., Any]
 ) -> discord.Embed:
     """Everything about one command: usage, description, aliases, cooldown, requirements, slash."""
     prefix = prefix_of(ctx)
@@ -152,11 +153,13 @@ async def command_embed(
     return embed
 
 
-async def _visible(ctx: commands.Context[Any], candidates: Any) -> list[commands.Command[Any, ..., Any]]:
+async def _visible(
+    ctx: commands.Context[TuiBot], candidates: Iterable[commands.Command[Any, ..., Any]]
+) -> list[commands.Command[Any, ..., Any]]:
     return [c for c in candidates if await viewer_can_run(ctx, c)]
 
 
-async def _discoverable(ctx: commands.Context[Any]) -> list[commands.Command[Any, ..., Any]]:
+async def _discoverable(ctx: commands.Context[TuiBot]) -> list[commands.Command[Any, ..., Any]]:
     """Commands whose details the viewer may read: not hidden, and owner-only ones only for owners."""
     owner = await ctx.bot.is_owner(ctx.author)
     return [c for c in ctx.bot.walk_commands() if not c.hidden and (owner or not is_owner_only(c))]
@@ -176,17 +179,15 @@ def suggestions(name: str, known: list[commands.Command[Any, ..., Any]], limit: 
 class Help(commands.Cog):
     """Browse the commands you can use."""
 
-    def __init__(self, bot: commands.Bot, *, menu_timeout: float | None = DEFAULT_MENU_TIMEOUT) -> None:
+    def __init__(self, bot: TuiBot, *, menu_timeout: float | None = DEFAULT_MENU_TIMEOUT) -> None:
         self.bot = bot
         # Seconds without a click before a menu is disabled; None keeps menus alive until a restart.
         self.menu_timeout = menu_timeout
 
-    @commands.hybrid_command(
-        name="help", description="Show the commands you can use, or one command's details"
-    )
+    @hybrid_command("help", description="Show the commands you can use, or one command's details")
     @commands.cooldown(*HELP_COOLDOWN, commands.BucketType.user)
     @app_commands.describe(command="A command name, e.g. ban")
-    async def help_command(self, ctx: commands.Context[Any], *, command: str | None = None) -> None:
+    async def help_command(self, ctx: commands.Context[TuiBot], *, command: str | None = None) -> None:
         """Open the help menu, or show how to use one command (`help ban`)."""
         if command:
             await self._send_command_help(ctx, command)
@@ -195,7 +196,7 @@ class Help(commands.Cog):
 
     @help_command.autocomplete("command")
     async def _complete_command(
-        self, interaction: discord.Interaction, current: str
+        self, interaction: discord.Interaction[TuiBot], current: str
     ) -> list[app_commands.Choice[str]]:
         # Offer only what the member could run: the same filter as the menu.
         ctx = await commands.Context.from_interaction(interaction)
@@ -206,7 +207,7 @@ class Help(commands.Cog):
         )
         return [app_commands.Choice(name=n, value=n) for n in ranked[:25]]
 
-    async def open_menu(self, ctx: commands.Context[Any]) -> HelpMenu:
+    async def open_menu(self, ctx: commands.Context[TuiBot]) -> HelpMenu:
         """Send the interactive menu for ``ctx.author`` and return its view.
 
         Dispatches ``help_menu_open`` (``on_help_menu_open(menu)``) once the menu is live, i.e. once
@@ -226,7 +227,7 @@ class Help(commands.Cog):
             self.bot.dispatch("help_menu_open", menu)
         return menu
 
-    async def _send_command_help(self, ctx: commands.Context[Any], name: str) -> None:
+    async def _send_command_help(self, ctx: commands.Context[TuiBot], name: str) -> None:
         known = await _discoverable(ctx)
         target = self.bot.get_command(name.strip())
         if target is None or target not in known:
@@ -251,7 +252,7 @@ def _clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def install_help(bot: commands.Bot, *, menu_timeout: float | None = DEFAULT_MENU_TIMEOUT) -> None:
+def install_help(bot: TuiBot, *, menu_timeout: float | None = DEFAULT_MENU_TIMEOUT) -> None:
     """Replace discord.py's default help with the :class:`Help` cog (``!help`` and ``/help``).
 
     Called from ``TuiBot.__init__``. Adding a cog is a coroutine, so the cog is added at the start of
@@ -265,4 +266,4 @@ def install_help(bot: commands.Bot, *, menu_timeout: float | None = DEFAULT_MENU
         await bot.add_cog(Help(bot, menu_timeout=menu_timeout))
         await original()
 
-    bot.setup_hook = setup_hook  # type: ignore[method-assign]
+    bot.setup_hook = setup_hook  # type: ignore[method-assign]  # wraps this bot's own setup_hook

@@ -9,9 +9,9 @@ operate it; it disables itself after ``timeout`` seconds without a click.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord.ext import commands
@@ -19,11 +19,18 @@ from discord.ext import commands
 from tui_bot.core.permissions import can_use_command
 from tui_bot.core.responses import Colour, make_embed
 
+if TYPE_CHECKING:
+    from tui_bot.core.bot import TuiBot
+
 log = logging.getLogger("tui_bot.help")
 
 PAGE_SIZE = 6  # commands per category page: six fields keep an embed readable on a phone
 NO_CATEGORY = "Other"  # the category of commands that belong to no cog
 _SELECT_LIMIT = 25  # Discord's maximum number of options in a select menu
+
+# A prefix (or hybrid) command; named here because HelpCategory has a field called ``commands``.
+PrefixCommand = commands.Command[Any, ..., Any]
+ComponentCallback = Callable[[discord.Interaction[Any]], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -32,17 +39,19 @@ class HelpCategory:
 
     name: str
     description: str
-    commands: list[commands.Command[Any, ..., Any]] = field(default_factory=list)
+    commands: list[PrefixCommand] = field(default_factory=list)
 
     @property
     def pages(self) -> int:
+        """How many pages the category's commands fill (at least one)."""
         return max(1, -(-len(self.commands) // PAGE_SIZE))
 
-    def page(self, index: int) -> list[commands.Command[Any, ..., Any]]:
+    def page(self, index: int) -> list[PrefixCommand]:
+        """The commands shown on page ``index`` (0-based)."""
         return self.commands[index * PAGE_SIZE : (index + 1) * PAGE_SIZE]
 
 
-async def viewer_can_run(ctx: commands.Context[Any], command: commands.Command[Any, ..., Any]) -> bool:
+async def viewer_can_run(ctx: commands.Context[TuiBot], command: PrefixCommand) -> bool:
     """Whether the viewer (``ctx.author`` in ``ctx.channel``) may run ``command``; hidden ones never.
 
     :func:`~tui_bot.core.permissions.can_use_command` applies what an invocation would (bot owners
@@ -56,14 +65,14 @@ async def viewer_can_run(ctx: commands.Context[Any], command: commands.Command[A
 
 
 async def visible_commands(
-    ctx: commands.Context[Any], candidates: Iterable[commands.Command[Any, ..., Any]]
-) -> list[commands.Command[Any, ..., Any]]:
+    ctx: commands.Context[TuiBot], candidates: Iterable[PrefixCommand]
+) -> list[PrefixCommand]:
     """``candidates`` the viewer may run, sorted by name."""
     shown = [command for command in candidates if await viewer_can_run(ctx, command)]
     return sorted(shown, key=lambda c: c.qualified_name)
 
 
-async def build_categories(ctx: commands.Context[Any]) -> list[HelpCategory]:
+async def build_categories(ctx: commands.Context[TuiBot]) -> list[HelpCategory]:
     """One category per cog with at least one command the viewer may run, sorted by name."""
     bot = ctx.bot
     categories: list[HelpCategory] = []
@@ -79,7 +88,7 @@ async def build_categories(ctx: commands.Context[Any]) -> list[HelpCategory]:
     return categories
 
 
-def usage(prefix: str, command: commands.Command[Any, ..., Any]) -> str:
+def usage(prefix: str, command: PrefixCommand) -> str:
     """``!ban <member> [reason]``: how to type the command."""
     return f"{prefix}{command.qualified_name} {command.signature}".rstrip()
 
@@ -132,6 +141,17 @@ def category_embed(category: HelpCategory, page: int, *, prefix: str) -> discord
         f"{prefix}help <command> for details"
     )
     return embed
+
+
+class _MenuButton(discord.ui.Button["HelpMenu"]):
+    """A button of the menu whose press runs ``on_press`` (a method of the menu)."""
+
+    def __init__(self, on_press: ComponentCallback, **options: Any) -> None:
+        super().__init__(**options)
+        self._on_press = on_press
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await self._on_press(interaction)
 
 
 class HelpMenu(discord.ui.View):
@@ -192,13 +212,14 @@ class HelpMenu(discord.ui.View):
                 ],
                 row=0,
             )
+            # discord.py's documented way to give a component its callback (typed as a method).
             select.callback = self._on_select  # type: ignore[method-assign]
             self.add_item(select)
         if self.category is None:
             return
         if self.category.pages > 1:
             self._button("help:prev", "◀", self._on_previous, disabled=self.page == 0)
-            indicator = discord.ui.Button(
+            indicator: discord.ui.Button[HelpMenu] = discord.ui.Button(
                 custom_id="help:page",
                 label=f"{self.page + 1}/{self.category.pages}",
                 disabled=True,
@@ -212,16 +233,15 @@ class HelpMenu(discord.ui.View):
         self,
         custom_id: str,
         label: str,
-        callback: Any,
+        callback: ComponentCallback,
         *,
         disabled: bool = False,
         emoji: str | None = None,
         style: discord.ButtonStyle = discord.ButtonStyle.secondary,
     ) -> None:
-        button = discord.ui.Button(
-            custom_id=custom_id, label=label, emoji=emoji, style=style, disabled=disabled, row=1
+        button = _MenuButton(
+            callback, custom_id=custom_id, label=label, emoji=emoji, style=style, disabled=disabled, row=1
         )
-        button.callback = callback  # type: ignore[method-assign]
         self.add_item(button)
 
     async def _show(self, interaction: discord.Interaction) -> None:
@@ -243,7 +263,8 @@ class HelpMenu(discord.ui.View):
         return False
 
     async def _on_select(self, interaction: discord.Interaction) -> None:
-        chosen = (interaction.data or {}).get("values", [None])[0]  # type: ignore[union-attr]
+        data: Mapping[str, Any] = interaction.data or {}
+        chosen = data.get("values", [None])[0]
         self.category = next((c for c in self.categories if c.name == chosen), None)
         self.page = 0
         await self._show(interaction)

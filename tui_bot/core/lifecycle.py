@@ -14,7 +14,11 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tui_bot.core.metrics import Metrics
+    from tui_bot.storage.database import Database
 
 log = logging.getLogger("tui_bot.lifecycle")
 
@@ -33,10 +37,14 @@ class Invocation:
 
 
 class Lifecycle:
-    """Whether new commands are accepted, and how many are running."""
+    """Whether new commands are accepted, and how many are running.
 
-    def __init__(self, bot: Any) -> None:
-        self.bot = bot
+    A finished invocation is timed in ``metrics`` and, when it succeeded, counted in ``database``.
+    """
+
+    def __init__(self, metrics: Metrics, database: Database) -> None:
+        self._metrics = metrics
+        self._database = database
         self.accepting = True
         self.running = 0
         # time.monotonic() at which shutdown stops waiting for running commands (None: not shutting down).
@@ -63,11 +71,9 @@ class Lifecycle:
         seconds = time.perf_counter() - started
         try:
             if name is not None:
-                metrics = getattr(self.bot, "metrics", None)
-                if metrics is not None:
-                    metrics.command_finished(name, seconds)
+                self._metrics.command_finished(name, seconds)
                 if ok:
-                    await self.bot.db.increment_command_usage(name)
+                    await self._database.increment_command_usage(name)
         finally:
             self.running -= 1
             task = asyncio.current_task()

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import discord
+
+    from tui_bot.storage.database import Database
 
 LATENCY_SAMPLES = 128  # per command, for the p95
 MINUTES = 60  # the per-minute ring: the last hour
@@ -62,11 +67,30 @@ class CommandTiming:
         }
 
 
-class Metrics:
-    """Counters of one run. ``clock`` (monotonic seconds) is injectable for tests."""
+class ConnectionView(Protocol):
+    """What the counters read from the connected client (a ``discord.Client``): guilds and latency."""
 
-    def __init__(self, bot: Any, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.bot = bot
+    @property
+    def guilds(self) -> Sequence[discord.Guild]: ...
+
+    @property
+    def latency(self) -> float: ...
+
+
+class Metrics:
+    """Counters of one run. ``client``: the connection whose guilds and heartbeat are reported;
+    ``database``: where all-time usage is read (None: no all-time counts). ``clock`` (monotonic
+    seconds) is injectable for tests."""
+
+    def __init__(
+        self,
+        client: ConnectionView,
+        *,
+        database: Database | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._database = database
         self._clock = clock
         self.started = clock()
         self.messages_seen = 0
@@ -125,18 +149,20 @@ class Metrics:
 
     async def top_commands_all_time(self, limit: int | None = 10) -> dict[str, int]:
         """Successful uses per command over every run (the database), most used first."""
-        return dict(await self.bot.db.get_command_stats(limit))
+        if self._database is None:
+            return {}
+        return dict(await self._database.get_command_stats(limit))
 
     def gateway_latency_ms(self) -> float | None:
         """The last heartbeat round trip in ms; None before the first heartbeat or when disconnected."""
-        latency = getattr(self.bot, "latency", float("nan"))
+        latency = self._client.latency
         if latency is None or math.isnan(latency) or math.isinf(latency):
             return None
         return round(latency * 1000, 3)
 
     def get_stats(self) -> dict[str, Any]:
         """A snapshot; cheap enough to call every second (see the README's metrics keys)."""
-        guilds = list(getattr(self.bot, "guilds", ()))
+        guilds = list(self._client.guilds)
         return {
             "uptime": round(self._clock() - self.started, 3),
             "commands_processed": self.commands_processed,

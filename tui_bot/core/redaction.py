@@ -99,6 +99,7 @@ def install_http_redaction(redactor: SecretRedactor = PROCESS_REDACTOR) -> None:
     instance owns, and a bot created by any code path (tests, a custom runner) is covered the same.
     """
     if not getattr(HTTPClient.request, _MARK, False):
+        # Replacing discord.py's methods is the point (see above); mypy forbids assigning to a method.
         HTTPClient.request = _redacting_http_request(HTTPClient.request, redactor)  # type: ignore[method-assign]
     if not getattr(AsyncWebhookAdapter.request, _MARK, False):
         AsyncWebhookAdapter.request = _redacting_webhook_request(  # type: ignore[method-assign]

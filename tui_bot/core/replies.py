@@ -17,6 +17,7 @@ import discord
 from discord.ext import commands
 
 from tui_bot.core.context import TuiContext
+from tui_bot.core.framework import is_tui_bot
 from tui_bot.core.retries import deliver, is_transient, unless_never_processed
 
 log = logging.getLogger("tui_bot.replies")
@@ -27,17 +28,17 @@ ReplyKind = Literal["success", "error", "info"]
 NO_MENTIONS = discord.AllowedMentions.none()
 
 
-def delete_after_for(bot: Any, kind: ReplyKind) -> float | None:
-    """Seconds after which a prefix reply of ``kind`` deletes itself; None keeps it."""
+def delete_after_for(bot: discord.Client, kind: ReplyKind) -> float | None:
+    """Seconds after which a prefix reply of ``kind`` deletes itself; None keeps it (and a plain
+    discord.py bot, without config.json, keeps every reply)."""
     if kind == "info":
         return None
-    config = getattr(bot, "config", None)
-    seconds = config.model.replies.delete_after if config is not None else 0.0
+    seconds = bot.config.model.replies.delete_after if is_tui_bot(bot) else 0.0
     return seconds if seconds > 0 else None
 
 
 async def send_reply(
-    ctx: commands.Context,
+    ctx: commands.Context[Any],
     *,
     embed: discord.Embed | None = None,
     content: str | None = None,
@@ -63,15 +64,16 @@ async def send_reply(
     else:
         private = False
         delete_after = None if view is not None else delete_after_for(ctx.bot, kind)
+    # Only what is set is passed: None is discord.py's default for each, and its overloads say so.
+    options: dict[str, Any] = {"ephemeral": private, "allowed_mentions": NO_MENTIONS}
+    if embed is not None:
+        options["embed"] = embed
+    if view is not None:
+        options["view"] = view
+    if delete_after is not None:
+        options["delete_after"] = delete_after
     try:
-        return await ctx.send(
-            content=content,
-            embed=embed,
-            view=view,
-            ephemeral=private,
-            delete_after=delete_after,
-            allowed_mentions=NO_MENTIONS,
-        )
+        return await ctx.send(content=content, **options)
     except Exception as error:
         if not (isinstance(error, discord.HTTPException) or is_transient(error)):
             raise

@@ -18,10 +18,12 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import aiohttp
 import discord
+
+from tui_bot.core.framework import is_tui_bot
 
 log = logging.getLogger("tui_bot.replies")
 
@@ -91,27 +93,30 @@ def backoff_delay(retry: int, *, rng: random.Random | None = None) -> float:
     return base * (rng or random).uniform(0.5, 1.0)
 
 
-def retry_deadline(bot: Any) -> float:
-    """config.json's ``replies.retry_deadline`` (seconds), or the default without a config."""
-    config = getattr(bot, "config", None)
-    if config is None:
+def retry_deadline(bot: discord.Client) -> float:
+    """config.json's ``replies.retry_deadline`` (seconds), or the default for a plain discord.py bot."""
+    if not is_tui_bot(bot):
         return DEFAULT_RETRY_DEADLINE
-    return float(config.model.replies.retry_deadline)
+    return float(bot.config.model.replies.retry_deadline)
 
 
-def _give_up_at(bot: Any, started: float) -> tuple[float, str]:
+def _drain_deadline(bot: discord.Client) -> float | None:
+    """When the shutdown stops waiting for running commands (None: not shutting down)."""
+    return bot.lifecycle.drain_deadline if is_tui_bot(bot) else None
+
+
+def _give_up_at(bot: discord.Client, started: float) -> tuple[float, str]:
     """When to stop retrying, and why: the reply's own deadline, or the shutdown's drain deadline if
     that comes first."""
     end, why = started + retry_deadline(bot), "retry deadline reached"
-    lifecycle = getattr(bot, "lifecycle", None)
-    drain = getattr(lifecycle, "drain_deadline", None)
+    drain = _drain_deadline(bot)
     if drain is not None and drain - SHUTDOWN_MARGIN < end:
         end, why = drain - SHUTDOWN_MARGIN, "shutting down: the drain deadline"
     return end, why
 
 
 def _next_wait(
-    bot: Any, started: float, now: float, attempts: int, error: BaseException
+    bot: discord.Client, started: float, now: float, attempts: int, error: BaseException
 ) -> tuple[float, str]:
     """``(seconds, "")`` to wait before the next try, or ``(0, why)`` when it is time to give up."""
     end, end_why = _give_up_at(bot, started)
@@ -125,8 +130,8 @@ def _next_wait(
     return min(wait, end - now), ""  # a backoff beyond the deadline: one last try at the deadline
 
 
-def _cancelled_why(bot: Any) -> str:
-    draining = getattr(getattr(bot, "lifecycle", None), "drain_deadline", None) is not None
+def _cancelled_why(bot: discord.Client) -> str:
+    draining = _drain_deadline(bot) is not None
     return "cancelled while waiting to retry" + (": the shutdown's drain deadline" if draining else "")
 
 
@@ -134,7 +139,9 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}".replace("\n", " ")
 
 
-def give_up(bot: Any, where: str, attempts: int, seconds: float, error: BaseException, why: str) -> None:
+def give_up(
+    bot: discord.Client, where: str, attempts: int, seconds: float, error: BaseException, why: str
+) -> None:
     """Log a lost reply at ERROR and count it in ``bot.metrics.replies_failed``."""
     log.error(
         "Reply %s lost after %d attempt(s) in %.1f s (%s): %s",
@@ -144,9 +151,8 @@ def give_up(bot: Any, where: str, attempts: int, seconds: float, error: BaseExce
         why,
         _describe(error),
     )
-    metrics = getattr(bot, "metrics", None)
-    if metrics is not None:
-        metrics.reply_failed()
+    if is_tui_bot(bot):
+        bot.metrics.reply_failed()
 
 
 def error_is_rate_limit(error: BaseException) -> bool:
@@ -159,7 +165,7 @@ def error_is_rate_limit(error: BaseException) -> bool:
 async def deliver(
     attempt: Callable[[], Awaitable[T]],
     *,
-    bot: Any,
+    bot: discord.Client,
     where: str,
     refuse_repeat: Callable[[BaseException], str | None] = lambda _error: None,
     retries_allowed: bool = True,
@@ -182,10 +188,10 @@ async def deliver(
         if failure is None:
             try:
                 return await attempt()
-            except Exception as error:
-                if not is_transient(error):
+            except Exception as raised:
+                if not is_transient(raised):
                     raise
-                failure = error
+                failure = raised
         error, failure = failure, None
         now = time.monotonic()
         why = ""
@@ -194,7 +200,7 @@ async def deliver(
             why = "an earlier reply of this command was already lost"
         elif refused := refuse_repeat(error):
             why = refused
-        elif getattr(bot, "is_closed", lambda: False)():
+        elif bot.is_closed():
             why = "the bot is closed"
         else:
             wait, why = _next_wait(bot, started, now, attempts, error)

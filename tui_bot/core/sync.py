@@ -11,11 +11,15 @@ for global commands. Fields Discord fills with its own defaults when the bot lea
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import discord
 from discord import app_commands
+from discord.ext import commands
+
+from tui_bot.core.results import ActionResult
 
 log = logging.getLogger("tui_bot.sync")
 
@@ -46,7 +50,7 @@ def normalise_option(option: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def normalise_command(payload: dict[str, Any], *, global_scope: bool) -> dict[str, Any]:
+def normalise_command(payload: Mapping[str, Any], *, global_scope: bool) -> dict[str, Any]:
     """A command payload (local ``to_dict`` or fetched from Discord) in a comparable form."""
     permissions = payload.get("default_member_permissions")
     contexts = payload.get("contexts")
@@ -68,7 +72,7 @@ def normalise_command(payload: dict[str, Any], *, global_scope: bool) -> dict[st
     return out
 
 
-def _key(payload: dict[str, Any]) -> tuple[int, str]:
+def _key(payload: Mapping[str, Any]) -> tuple[int, str]:
     return int(payload.get("type", 1)), str(payload.get("name"))
 
 
@@ -85,7 +89,7 @@ def _differs(local: dict[str, Any], remote: dict[str, Any]) -> bool:
 
 
 @dataclass(frozen=True)
-class SyncPlan:
+class SyncPlan(ActionResult):
     """What a sync of one scope would change on Discord."""
 
     scope: str
@@ -111,7 +115,7 @@ class SyncPlan:
 
 
 @dataclass(frozen=True)
-class SyncResult:
+class SyncResult(ActionResult):
     """The outcome of :func:`sync`: the plan, whether Discord was called, and any error."""
 
     plan: SyncPlan | None
@@ -135,25 +139,27 @@ def scope_name(guild: discord.abc.Snowflake | None) -> str:
     return "global" if guild is None else f"guild {guild.id}"
 
 
-async def local_payloads(bot: Any, guild: discord.abc.Snowflake | None) -> list[dict[str, Any]]:
+async def local_payloads(bot: commands.Bot, guild: discord.abc.Snowflake | None) -> list[dict[str, Any]]:
     """The payloads ``tree.sync(guild=...)`` would send (translated if the tree has a translator)."""
     tree: app_commands.CommandTree = bot.tree
-    commands = tree.get_commands(guild=guild)
+    scoped = tree.get_commands(guild=guild)
     translator = tree.translator
     if translator is not None:
-        return [await command.get_translated_payload(tree, translator) for command in commands]
-    return [command.to_dict(tree) for command in commands]
+        return [await command.get_translated_payload(tree, translator) for command in scoped]
+    return [command.to_dict(tree) for command in scoped]
 
 
-async def remote_payloads(bot: Any, guild: discord.abc.Snowflake | None) -> list[dict[str, Any]]:
+async def remote_payloads(bot: commands.Bot, guild: discord.abc.Snowflake | None) -> list[Mapping[str, Any]]:
     """What Discord has for the scope, as raw payloads (``AppCommand`` objects drop fields we compare)."""
     app_id = bot.application_id
+    if app_id is None:  # not logged in yet: as tree.sync() says
+        raise app_commands.MissingApplicationID
     if guild is None:
         return list(await bot.http.get_global_commands(app_id))
     return list(await bot.http.get_guild_commands(app_id, guild.id))
 
 
-async def plan_sync(bot: Any, guild: discord.abc.Snowflake | None) -> SyncPlan:
+async def plan_sync(bot: commands.Bot, guild: discord.abc.Snowflake | None) -> SyncPlan:
     """Compare the local tree's commands for the scope with Discord's. One GET, no writes."""
     global_scope = guild is None
     local = {
@@ -169,7 +175,9 @@ async def plan_sync(bot: Any, guild: discord.abc.Snowflake | None) -> SyncPlan:
     return SyncPlan(scope_name(guild), added, changed, removed, unchanged=len(both) - len(changed))
 
 
-async def sync(bot: Any, guild: discord.abc.Snowflake | None = None, *, force: bool = False) -> SyncResult:
+async def sync(
+    bot: commands.Bot, guild: discord.abc.Snowflake | None = None, *, force: bool = False
+) -> SyncResult:
     """Plan, then bulk-overwrite the scope's commands only if something changed (or ``force``)."""
     try:
         plan = await plan_sync(bot, guild)

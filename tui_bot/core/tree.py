@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -18,38 +19,43 @@ from discord.utils import MISSING
 from tui_bot.core.checks import allow_owners
 from tui_bot.core.cooldowns import install_app_cooldowns
 from tui_bot.core.errors import RefusedByRules
-from tui_bot.core.permissions import check_role_rules
 from tui_bot.core.replies import send_interaction_reply
 from tui_bot.core.responses import warning_embed
+from tui_bot.core.role_rules import check_role_rules
+
+if TYPE_CHECKING:
+    from tui_bot.core.bot import TuiBot
 
 log = logging.getLogger("tui_bot.tree")
 
 
-def is_hybrid(command: Any) -> bool:
+def is_hybrid(command: object) -> bool:
     """Whether an app command is the slash side of a ``commands.hybrid_command``/``hybrid_group``."""
     return isinstance(getattr(command, "wrapped", None), commands.Command)
 
 
-class TuiTree(app_commands.CommandTree):
-    """A ``CommandTree`` that applies the framework's rules to every app command interaction."""
+class TuiTree(app_commands.CommandTree["TuiBot"]):
+    """A ``CommandTree`` that applies the framework's rules to every app command interaction.
+
+    The tree of a ``TuiBot`` (its ``tree_cls``): it reads the bot's lifecycle and error handler.
+    """
 
     def add_command(
         self,
-        command: Any,
+        command: app_commands.Command[Any, ..., Any] | app_commands.ContextMenu | app_commands.Group,
         /,
         *,
         guild: discord.abc.Snowflake | None = MISSING,
-        guilds: Any = MISSING,
+        guilds: Sequence[discord.abc.Snowflake] = MISSING,
         override: bool = False,
     ) -> None:
         super().add_command(command, guild=guild, guilds=guilds, override=override)
         allow_owners(command)  # bot owners pass app_commands.checks.has_permissions & co.
         install_app_cooldowns(command)  # O(1) bucket tables, not discord.py's scan of every bucket
 
-    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+    async def interaction_check(self, interaction: discord.Interaction[TuiBot], /) -> bool:
         bot = self.client
-        lifecycle = getattr(bot, "lifecycle", None)
-        accepting = lifecycle is None or lifecycle.accepting
+        accepting = bot.lifecycle.accepting
         if interaction.type is discord.InteractionType.autocomplete:
             return accepting  # suggestions only; the invocation itself is checked
         if not accepting:
@@ -68,14 +74,13 @@ class TuiTree(app_commands.CommandTree):
             raise RefusedByRules(error) from error
         return True
 
-    async def _call(self, interaction: discord.Interaction) -> None:
+    async def _call(self, interaction: discord.Interaction[TuiBot]) -> None:
         # Every slash invocation (pure or hybrid) passes here: track it for the graceful shutdown, its
         # latency and its usage count. discord.py calls _call from _from_interaction; if a future
         # version stops doing so, slash commands still work, just untracked.
-        lifecycle = getattr(self.client, "lifecycle", None)
+        lifecycle = self.client.lifecycle
         if (
-            lifecycle is None
-            or not lifecycle.accepting  # interaction_check answers "shutting down"; nothing to wait for
+            not lifecycle.accepting  # interaction_check answers "shutting down"; nothing to wait for
             or interaction.type is not discord.InteractionType.application_command
         ):
             await super()._call(interaction)
@@ -96,10 +101,6 @@ class TuiTree(app_commands.CommandTree):
             await lifecycle.end(started, name, ok)
 
     async def on_error(
-        self, interaction: discord.Interaction, error: app_commands.AppCommandError, /
+        self, interaction: discord.Interaction[TuiBot], error: app_commands.AppCommandError, /
     ) -> None:
-        handler = getattr(self.client, "error_handler", None)
-        if handler is None:
-            await super().on_error(interaction, error)
-            return
-        await handler.on_app_command_error(interaction, error)
+        await self.client.error_handler.on_app_command_error(interaction, error)

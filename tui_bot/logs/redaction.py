@@ -27,7 +27,6 @@ except ImportError:  # pragma: no cover - orjson ships with discord.py[speed], a
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-
 REDACTED = "[REDACTED]"
 MIN_SECRET_LENGTH = 8
 

@@ -15,6 +15,7 @@ import queue
 import sys
 import threading
 import time
+import types
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,17 +126,18 @@ def install_redaction_boundary(
     install_redacting_streams(redactor)
     log = logging.getLogger("tui_bot")
 
-    def _hook(exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
+    def _hook(exc_type: type[BaseException], exc: BaseException, tb: types.TracebackType | None) -> None:
         if issubclass(exc_type, KeyboardInterrupt):
             sys.__excepthook__(exc_type, exc, tb)  # writes to sys.stderr: the redacting stream
             return
         log.critical("Uncaught exception", exc_info=(exc_type, exc, tb))
 
-    def _thread_hook(args) -> None:  # type: ignore[no-untyped-def]
+    def _thread_hook(args: threading.ExceptHookArgs) -> None:
+        error = args.exc_value  # None only in theory: threading passes the exception it caught
         log.critical(
             "Uncaught exception in thread %s",
             args.thread,
-            exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+            exc_info=(args.exc_type, error, args.exc_traceback) if error is not None else None,
         )
 
     sys.excepthook = _hook

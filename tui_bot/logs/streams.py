@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import sys
+from collections.abc import Iterable
 from typing import Any, TextIO
 
 from tui_bot.logs.redaction import PROCESS_REDACTOR, SecretRedactor
@@ -32,7 +33,8 @@ class RedactingTextStream(io.TextIOBase):
         self.stream.write(self.redactor.redact(text))
         return len(text)
 
-    def writelines(self, lines: Any) -> None:
+    # typeshed's TextIOBase narrows IOBase's Iterable[Buffer] to str in the same way.
+    def writelines(self, lines: Iterable[str], /) -> None:  # type: ignore[override]
         for line in lines:
             self.write(line)
 
@@ -44,7 +46,7 @@ class RedactingTextStream(io.TextIOBase):
             self.flush()
 
     @property
-    def closed(self) -> bool:  # type: ignore[override]
+    def closed(self) -> bool:
         return bool(getattr(self.stream, "closed", False))
 
     def writable(self) -> bool:
@@ -56,6 +58,7 @@ class RedactingTextStream(io.TextIOBase):
     def isatty(self) -> bool:
         return self.stream.isatty()
 
+    # TextIOBase declares these two as attributes; here they are the wrapped stream's, read live.
     @property
     def encoding(self) -> str:  # type: ignore[override]
         return getattr(self.stream, "encoding", "utf-8")

@@ -11,7 +11,9 @@ from .events import (
     SandboxEvent,
 )
 from .faults import Fault, FaultInjector
-from .gateway import CloseCode, GatewayHub, GatewaySession, Op
+from .gateway import GatewayHub
+from .gateway_protocol import CloseCode, Op
+from .gateway_session import GatewaySession
 from .interactions import (
     CallbackType,
     InteractionError,

@@ -1,246 +1,62 @@
-"""The sandbox gateway: Discord's websocket protocol (v10, JSON) on ``GET /gateway``.
+"""The sandbox gateway hub: Discord's websocket protocol (v10, JSON) on ``GET /gateway``.
 
-A :class:`GatewaySession` is one Discord session (session id, sequence, replay buffer, shard,
-intents); it outlives a dropped connection for :attr:`GatewayHub.resume_timeout` seconds, buffering
-dispatches, and RESUME (op 6) replays them on the new connection. The :class:`GatewayHub` accepts
-connections, runs the protocol, fans dispatches out to sessions (each shard gets only its guilds) and
-injects gateway faults (dropped connections, RECONNECT, INVALID_SESSION).
+The :class:`GatewayHub` accepts connections, runs the protocol (IDENTIFY, RESUME, heartbeats, presence,
+member requests), fans dispatches out to sessions (each shard gets only its guilds) and injects gateway
+faults (dropped connections, RECONNECT, INVALID_SESSION). A :class:`~.gateway_session.GatewaySession`
+is one Discord session; it outlives a dropped connection for :attr:`GatewayHub.resume_timeout` seconds,
+buffering dispatches, and RESUME (op 6) replays them on the new connection. The protocol's constants and
+payload shapes are in ``gateway_protocol``.
 
 Transport compression (``compress=`` in the URL, see ``compression.py``): zlib-stream, and zstd-stream
 (discord.py 2.7's choice when zstandard is installed) when a zstd module is importable, as binary frames
 so the client's real decompression path runs; plain text frames when none is asked for, or zstd-stream
 cannot be spoken (:attr:`GatewayHub.compressions`); a close 4000 for an undocumented value.
+
+Slightly over 400 lines because the hub is one job, a state machine over one list of sessions:
+accepting connections, the protocol's handlers, expiry, faults and dispatch all read and change it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import secrets
 import time
-from collections import deque
 from collections.abc import Callable
-from enum import IntEnum
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from .compression import StreamCompressor, UnknownCompression, choose_compressor, spoken_compressions
+from .compression import UnknownCompression, choose_compressor, spoken_compressions
 from .events import (
     EventKind,
     EventLog,
 )
-from .json_text import compact_json
-from .payloads import (
-    guild_create_payload,
-    member_payload,
-    message_payload,
-    user_payload,
+from .gateway_protocol import (
+    CLOSE_REASONS,
+    GUILD_MEMBERS,
+    GUILD_MESSAGES,
+    MESSAGE_CONTENT,
+    TRACE,
+    CloseCode,
+    Op,
+    gateway_url_for,
+    member_chunks,
+    parse_payload,
+    presence_from,
+    ready_payload,
 )
+from .gateway_session import GatewaySession
+from .payloads import guild_create_payload, message_payload
 from .world import (
     PRIVILEGED_INTENTS,
     Json,
     Message,
-    User,
     World,
 )
 
 log = logging.getLogger(__name__)
 
-GUILD_MEMBERS = 1 << 1
-MEMBERS_PER_CHUNK = 1000  # GUILD_MEMBERS_CHUNK size, as on Discord
-GUILD_MESSAGES = 1 << 9
-MESSAGE_CONTENT = 1 << 15
-SEND_BUFFER_SIZE = 1000  # dispatches kept per session for RESUME replay
 DEFAULT_RESUME_TIMEOUT = 60.0  # seconds a disconnected session stays resumable
-GUILDS = 1 << 0
-TRACE = '["tui-bot-sandbox",{"micros":0}]'
-
-
-class Op(IntEnum):
-    """Gateway opcodes."""
-
-    DISPATCH = 0
-    HEARTBEAT = 1
-    IDENTIFY = 2
-    PRESENCE_UPDATE = 3
-    VOICE_STATE_UPDATE = 4
-    RESUME = 6
-    RECONNECT = 7
-    REQUEST_GUILD_MEMBERS = 8
-    INVALID_SESSION = 9
-    HELLO = 10
-    HEARTBEAT_ACK = 11
-
-
-class CloseCode(IntEnum):
-    """Gateway close codes the sandbox uses (discord.py treats 4004 and 4010-4014 as fatal)."""
-
-    UNKNOWN_ERROR = 4000
-    DECODE_ERROR = 4002
-    NOT_AUTHENTICATED = 4003
-    AUTHENTICATION_FAILED = 4004
-    ALREADY_AUTHENTICATED = 4005
-    INVALID_SHARD = 4010
-    INVALID_INTENTS = 4013
-    DISALLOWED_INTENTS = 4014
-
-
-CLOSE_REASONS = {
-    CloseCode.DECODE_ERROR: "Decode error.",
-    CloseCode.NOT_AUTHENTICATED: "Not authenticated.",
-    CloseCode.AUTHENTICATION_FAILED: "Authentication failed.",
-    CloseCode.ALREADY_AUTHENTICATED: "Already authenticated.",
-    CloseCode.INVALID_SHARD: "Invalid shard.",
-    CloseCode.INVALID_INTENTS: "Invalid intent(s).",
-    CloseCode.DISALLOWED_INTENTS: "Disallowed intent(s).",
-}
-
-
-def gateway_url_for(request: web.Request) -> str:
-    """This server's gateway URL as the client reached it (used for ``url`` and ``resume_gateway_url``)."""
-    scheme = "wss" if request.secure else "ws"
-    return f"{scheme}://{request.host}/gateway"
-
-
-def parse_payload(text: str) -> tuple[Op | int, Any] | None:
-    """``(op, d)`` from a client's text frame (unknown ops stay ints), or None if it is not a payload."""
-    try:
-        payload = json.loads(text)
-        op = payload["op"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    if not isinstance(op, int):
-        return None
-    return (Op(op) if op in Op._value2member_map_ else op), payload.get("d")
-
-
-class GatewaySession:
-    """A Discord gateway session: identity, sequence numbers and a replay buffer, over its connections.
-
-    A session starts with a connection (HELLO). Once identified it outlives that connection: dispatches
-    that happen while it is disconnected are numbered and buffered, and a RESUME on a new connection
-    (:meth:`take_over`) replays everything after the client's last sequence number, then RESUMED.
-    """
-
-    def __init__(
-        self, ws: web.WebSocketResponse, *, compressor: StreamCompressor | None = None, transport: Any = None
-    ) -> None:
-        self.ws: web.WebSocketResponse | None = ws
-        self.transport = transport  # the connection's transport, for abrupt drops (see disconnect)
-        self.session_id = secrets.token_hex(16)
-        self.user: User | None = None
-        self.intents = 0
-        self.shard: tuple[int, int] = (0, 1)
-        self.presence: Json | None = None
-        self.sequence = 0
-        self.heartbeats = 0
-        self.sent: deque[Json] = deque(maxlen=SEND_BUFFER_SIZE)
-        self.resumable = True  # False once invalidated: a later RESUME gets INVALID_SESSION(false)
-        self.disconnected_at: float | None = None  # time.monotonic() when its connection went away
-        self.resumes = 0
-        # Frames must leave in the order their sequence numbers (and the compression stream) were produced.
-        self._lock = asyncio.Lock()
-        self._compressor = compressor  # this connection's zlib/zstd stream; None: plain text frames
-
-    @property
-    def identified(self) -> bool:
-        return self.user is not None
-
-    @property
-    def connected(self) -> bool:
-        return self.ws is not None and not self.ws.closed
-
-    @property
-    def compression(self) -> str | None:
-        """The current connection's transport compression (``"zlib-stream"``...), None for plain text."""
-        return None if self._compressor is None else self._compressor.name
-
-    def has_intent(self, intent: int) -> bool:
-        return bool(self.intents & intent)
-
-    def handles_guild(self, guild_id: int) -> bool:
-        """Whether ``guild_id`` belongs to this session's shard (Discord's ``(id >> 22) % count``)."""
-        shard_id, shard_count = self.shard
-        return (guild_id >> 22) % shard_count == shard_id
-
-    async def send(self, op: Op, d: Any = None, event: str | None = None) -> None:
-        """Send one payload; dispatches (op 0) get the next sequence number and are buffered.
-
-        While disconnected, dispatches are only numbered and buffered (a RESUME replays them); other
-        opcodes are dropped, as they would be on Discord.
-        """
-        async with self._lock:
-            payload: Json = {"op": int(op), "d": d, "s": None, "t": None}
-            if op is Op.DISPATCH:
-                self.sequence += 1
-                payload.update(s=self.sequence, t=event)
-                self.sent.append(payload)
-            if self.ws is not None and not self.ws.closed:
-                await self._write(payload)
-
-    async def _write(self, payload: Json) -> None:
-        assert self.ws is not None
-        text = compact_json(payload)
-        try:
-            if self._compressor is None:
-                await self.ws.send_str(text)
-            else:
-                await self.ws.send_bytes(self._compressor.compress(text))
-        except (ConnectionError, RuntimeError) as exc:
-            # The client went away mid-send; its handler will notice the closed socket, and the
-            # payload stays in the buffer for a RESUME.
-            log.debug("gateway session %s: send failed: %s", self.session_id, exc)
-
-    def can_replay_from(self, seq: int) -> bool:
-        """Whether every dispatch after ``seq`` is still buffered (and ``seq`` is not in the future)."""
-        if seq > self.sequence:
-            return False
-        return not self.sent or seq >= self.sent[0]["s"] - 1
-
-    async def take_over(self, fresh: GatewaySession, seq: int) -> int:
-        """RESUME: continue on ``fresh``'s connection, replay dispatches after ``seq``, then RESUMED.
-
-        ``fresh`` is the not-yet-identified session its connection started with; its compression stream
-        is kept, since the client already decompressed HELLO from it. Returns how many dispatches were
-        replayed.
-        """
-        async with self._lock:
-            self.ws, self.transport, self._compressor = fresh.ws, fresh.transport, fresh._compressor
-            self.disconnected_at = None
-            self.resumes += 1
-            replay = [p for p in self.sent if p["s"] > seq]
-            for payload in replay:
-                await self._write(payload)
-            self.sequence += 1
-            resumed: Json = {"op": int(Op.DISPATCH), "d": {"_trace": [TRACE]}, "s": self.sequence}
-            resumed["t"] = "RESUMED"
-            await self._write(resumed)  # numbered, but not buffered: a later RESUME does not replay it
-        return len(replay)
-
-    def detach(self) -> None:
-        """Forget the connection (it closed or is being dropped); later dispatches are buffered."""
-        self.ws = self.transport = None
-        self.disconnected_at = time.monotonic()
-
-    async def disconnect(self, code: int | None) -> None:
-        """Drop the connection: a close frame with ``code``, or (None) an abrupt transport abort."""
-        async with self._lock:  # no frame may be half-written when the socket goes
-            ws, transport = self.ws, self.transport
-            self.detach()
-        if ws is None or ws.closed:
-            return
-        if code is None and transport is not None:
-            transport.abort()
-        else:
-            await ws.close(
-                code=code or CloseCode.UNKNOWN_ERROR, message=b"Sandbox fault: connection dropped."
-            )
-
-    async def close(self, code: int, reason: str = "") -> None:
-        if self.ws is not None:
-            await self.ws.close(code=code, message=reason.encode())
 
 
 class GatewayHub:
@@ -425,7 +241,8 @@ class GatewayHub:
             await self._close(fresh, CloseCode.AUTHENTICATION_FAILED)
             return fresh
         session_id = str(d.get("session_id"))
-        seq = d.get("seq") if isinstance(d.get("seq"), int) else 0
+        raw_seq = d.get("seq")
+        seq = raw_seq if isinstance(raw_seq, int) else 0
         old = self.session(session_id)
         reason = None
         if old is None or not old.identified:
@@ -508,24 +325,14 @@ class GatewayHub:
         guilds = [
             g for g in self.world.guilds.values() if user.id in g.members and session.handles_guild(g.id)
         ]
-        ready: Json = {
-            "v": 10,
-            "user": user_payload(user, me=True),
-            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
-            "session_id": session.session_id,
-            "session_type": "normal",
-            "resume_gateway_url": gateway_url_for(request),
-            "application": {"id": str(self.world.application.id), "flags": self.world.application.flags},
-            "private_channels": [],
-            "relationships": [],
-            "presences": [],
-            "guild_join_requests": [],
-            "geo_ordered_rtc_regions": [],
-            "user_settings": {},
-            "_trace": ['["tui-bot-sandbox",{"micros":0}]'],
-        }
-        if d.get("shard"):
-            ready["shard"] = list(session.shard)
+        ready = ready_payload(
+            self.world,
+            user,
+            session.session_id,
+            guilds,
+            resume_gateway_url=gateway_url_for(request),
+            shard=session.shard if d.get("shard") else None,
+        )
         await session.send(Op.DISPATCH, ready, "READY")
         for guild in guilds:
             await session.send(
@@ -538,17 +345,7 @@ class GatewayHub:
         log.info("gateway session %s ready as %s (intents %d)", session.session_id, user.username, intents)
 
     def _record_presence(self, session: GatewaySession, d: Json, *, source: str) -> None:
-        # IDENTIFY's presence uses the legacy "game" key (discord.py gateway.py identify()); op 3 uses
-        # "activities". Normalise so tests and the console read one shape.
-        activities = d.get("activities")
-        if activities is None:
-            activities = [d["game"]] if d.get("game") else []
-        presence = {
-            "status": d.get("status") or "online",
-            "activities": activities,
-            "since": d.get("since"),
-            "afk": bool(d.get("afk", False)),
-        }
+        presence = presence_from(d)
         session.presence = presence
         self.events.record(
             EventKind.PRESENCE_UPDATE, {"session_id": session.session_id, "source": source, **presence}
@@ -558,41 +355,11 @@ class GatewayHub:
         guild = self.world.guilds.get(int(d.get("guild_id") or 0))
         if guild is None or session.user is None or session.user.id not in guild.members:
             return
-        members = list(guild.members.values())
-        not_found: list[str] = []
-        user_ids = d.get("user_ids")
-        if user_ids:
-            # By id needs no intent (discord.py's MemberConverter and fetch paths rely on it).
-            wanted = [int(u) for u in (user_ids if isinstance(user_ids, list) else [user_ids])]
-            members = [guild.members[u] for u in wanted if u in guild.members]
-            not_found = [str(u) for u in wanted if u not in guild.members]
-        elif d.get("query"):
-            prefix = str(d["query"]).casefold()
-            members = [
-                m
-                for m in members
-                if m.user.username.casefold().startswith(prefix)
-                or (m.nick or "").casefold().startswith(prefix)
-            ]
-        elif not session.has_intent(GUILD_MEMBERS):
-            # The whole member list (query "" / limit 0) needs GUILD_MEMBERS; Discord then sends nothing.
+        chunks = member_chunks(guild, d, has_members_intent=session.has_intent(GUILD_MEMBERS))
+        if chunks is None:
             log.warning("session %s: whole member list asked without GUILD_MEMBERS", session.session_id)
             return
-        if d.get("limit"):
-            members = members[: int(d["limit"])]
-        # Discord answers with chunks of up to 1000 members.
-        size = MEMBERS_PER_CHUNK
-        batches = [members[i : i + size] for i in range(0, len(members), size)] or [[]]
-        for index, batch in enumerate(batches):
-            chunk: Json = {
-                "guild_id": str(guild.id),
-                "members": [member_payload(m) for m in batch],
-                "chunk_index": index,
-                "chunk_count": len(batches),
-                "not_found": not_found if index == 0 else [],
-            }
-            if d.get("nonce"):
-                chunk["nonce"] = d["nonce"]
+        for chunk in chunks:
             await session.send(Op.DISPATCH, chunk, "GUILD_MEMBERS_CHUNK")
 
     # -- dispatching to bots --

@@ -1,4 +1,5 @@
-"""Member moderation over REST: kick, ban, unban, list bans, add and remove roles, leave a guild.
+"""Guild routes: reading a guild (itself, channels, roles, members), and member moderation over REST
+(kick, ban, unban, list bans, add and remove roles, leave a guild).
 
 Discord's checks, in Discord's words: the bot needs the permission (KICK_MEMBERS, BAN_MEMBERS,
 MANAGE_ROLES) and must outrank its target (the guild owner is untouchable; a member whose highest role
@@ -14,13 +15,13 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from .membership import Membership, top_position
-from .payloads import user_payload
-from .rest import (
+from .payloads import channel_payload, guild_payload, member_payload, role_payload, user_payload
+from .rest import RestApi
+from .rest_http import (
     API_PREFIX,
     MISSING_PERMISSIONS,
     ApiError,
     Handler,
-    RestApi,
     invalid_form,
     json_response,
     no_content,
@@ -36,7 +37,7 @@ MAX_DELETE_MESSAGE_SECONDS = 604_800  # 7 days
 
 
 class GuildRoutes:
-    """The moderation routes; :meth:`install` is registered in ``RestApi.extra_routes``."""
+    """The guild read and moderation routes; :meth:`install` is registered in ``RestApi.extra_routes``."""
 
     def __init__(self, rest: RestApi, membership: Membership) -> None:
         self.rest = rest
@@ -47,6 +48,11 @@ class GuildRoutes:
         member = "/guilds/{guild_id:\\d+}/members/{user_id:\\d+}"
         ban = "/guilds/{guild_id:\\d+}/bans/{user_id:\\d+}"
         routes: list[tuple[str, str, Handler]] = [
+            ("GET", "/guilds/{guild_id:\\d+}", self.get_guild),
+            ("GET", "/guilds/{guild_id:\\d+}/channels", self.get_guild_channels),
+            ("GET", "/guilds/{guild_id:\\d+}/roles", self.get_guild_roles),
+            ("GET", "/guilds/{guild_id:\\d+}/members", self.get_guild_members),
+            ("GET", member, self.get_guild_member),
             ("PUT", member + "/roles/{role_id:\\d+}", self.add_role),
             ("DELETE", member + "/roles/{role_id:\\d+}", self.remove_role),
             ("DELETE", member, self.kick),
@@ -59,11 +65,40 @@ class GuildRoutes:
         for method, path, handler in routes:
             app.router.add_route(method, API_PREFIX + path, handler)
 
+    # -- reading a guild --
+
+    async def get_guild(self, request: web.Request) -> web.Response:
+        guild = self.rest.requested_guild(request)
+        payload = guild_payload(guild)
+        if request.query.get("with_counts") == "true":
+            payload.update(approximate_member_count=len(guild.members), approximate_presence_count=0)
+        return json_response(payload)
+
+    async def get_guild_channels(self, request: web.Request) -> web.Response:
+        guild = self.rest.requested_guild(request)
+        return json_response([channel_payload(c) for c in guild.channels.values()])
+
+    async def get_guild_roles(self, request: web.Request) -> web.Response:
+        return json_response([role_payload(r) for r in self.rest.requested_guild(request).roles.values()])
+
+    async def get_guild_members(self, request: web.Request) -> web.Response:
+        guild = self.rest.requested_guild(request)
+        limit = max(1, min(1000, int(request.query.get("limit", 1))))
+        after = int(request.query.get("after", 0))
+        members = sorted((m for m in guild.members.values() if m.id > after), key=lambda m: m.id)[:limit]
+        return json_response([member_payload(m) for m in members])
+
+    async def get_guild_member(self, request: web.Request) -> web.Response:
+        member = self.rest.requested_guild(request).members.get(snowflake_arg(request, "user_id"))
+        if member is None:
+            raise unknown("Member", 10007)
+        return json_response(member_payload(member))
+
     # -- checks --
 
     def _me(self, request: web.Request, guild: Guild, permission: int) -> Member:
         """The calling bot's member in ``guild``, if it has ``permission`` there."""
-        me = guild.members[self.rest._caller(request).id]
+        me = guild.members[self.rest.caller(request).id]
         if not self.world.base_permissions(guild, me) & permission:
             raise ApiError(*MISSING_PERMISSIONS)
         return me
@@ -89,7 +124,7 @@ class GuildRoutes:
     # -- roles --
 
     def _role_change(self, request: web.Request) -> tuple[Guild, Member, Member, Role]:
-        guild = self.rest._guild(request)
+        guild = self.rest.requested_guild(request)
         me = self._me(request, guild, MANAGE_ROLES)
         role = guild.roles.get(snowflake_arg(request, "role_id"))
         if role is None:
@@ -116,7 +151,7 @@ class GuildRoutes:
     # -- kick and bans --
 
     async def kick(self, request: web.Request) -> web.Response:
-        guild = self.rest._guild(request)
+        guild = self.rest.requested_guild(request)
         me = self._me(request, guild, KICK_MEMBERS)
         target = self._member(request, guild)
         self._outranks(guild, me, target)
@@ -124,7 +159,7 @@ class GuildRoutes:
         return no_content()
 
     async def ban(self, request: web.Request) -> web.Response:
-        guild = self.rest._guild(request)
+        guild = self.rest.requested_guild(request)
         me = self._me(request, guild, BAN_MEMBERS)
         user = self.world.users.get(snowflake_arg(request, "user_id"))
         if user is None:
@@ -145,7 +180,7 @@ class GuildRoutes:
         return no_content()
 
     async def unban(self, request: web.Request) -> web.Response:
-        guild = self.rest._guild(request)
+        guild = self.rest.requested_guild(request)
         me = self._me(request, guild, BAN_MEMBERS)
         user = self.world.users.get(snowflake_arg(request, "user_id"))
         if user is None or user.id not in guild.bans:
@@ -157,7 +192,7 @@ class GuildRoutes:
         return {"reason": guild.bans[user_id], "user": user_payload(self.world.users[user_id])}
 
     async def get_bans(self, request: web.Request) -> web.Response:
-        guild = self.rest._guild(request)
+        guild = self.rest.requested_guild(request)
         self._me(request, guild, BAN_MEMBERS)
         try:
             limit = int(request.query.get("limit", 1000))
@@ -173,7 +208,7 @@ class GuildRoutes:
         return json_response([self._ban_payload(guild, u) for u in ids])
 
     async def get_ban(self, request: web.Request) -> web.Response:
-        guild = self.rest._guild(request)
+        guild = self.rest.requested_guild(request)
         self._me(request, guild, BAN_MEMBERS)
         user_id = snowflake_arg(request, "user_id")
         if user_id not in guild.bans:
@@ -184,7 +219,7 @@ class GuildRoutes:
 
     async def leave_guild(self, request: web.Request) -> web.Response:
         guild = self.world.guilds.get(snowflake_arg(request, "guild_id"))
-        me = self.rest._caller(request)
+        me = self.rest.caller(request)
         if guild is None or me.id not in guild.members:
             raise unknown("Guild", 10004)
         await self.membership.bot_leaves(guild, by=me.id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from .commands_resolver import InteractionError, Resolved, find_channel, find_role, find_user
+from .interaction_refs import InteractionError, Resolved, find_channel, find_role, find_user
 from .world import Guild, Json, Message, World
 
 BUTTON = 2

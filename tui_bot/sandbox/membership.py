@@ -20,7 +20,8 @@ from collections.abc import Iterable
 import discord
 
 from .events import EventKind, EventLog
-from .gateway import GatewayHub, GatewaySession
+from .gateway import GatewayHub
+from .gateway_session import GatewaySession
 from .payloads import guild_create_payload, member_payload, user_payload
 from .world import Channel, Guild, Json, Member, Role, User, World, WorldError
 

@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from .rest_http import invalid_form
 from .world import Message, World
 
 NONCE_WINDOW_SECONDS = 300.0  # Discord's "few minutes"
@@ -27,8 +28,6 @@ MAX_NONCE_LENGTH = 25
 
 def message_nonce(body: dict[str, Any]) -> tuple[str | int | None, bool]:
     """``(nonce, enforce_nonce)`` of a message create body, refused (50035) as Discord refuses them."""
-    from .rest import invalid_form  # rest.py imports this module
-
     nonce = body.get("nonce")
     if nonce is not None:
         if isinstance(nonce, bool) or not isinstance(nonce, int | str):

@@ -7,6 +7,7 @@ permissions as strings) because discord.py parses them as Discord sends them.
 from __future__ import annotations
 
 import copy
+import hashlib
 
 from .reactions import reactions_payload
 from .world import Channel, Guild, Json, Member, Message, Role, User, World, iso
@@ -36,6 +37,36 @@ def user_payload(user: User, *, me: bool = False) -> Json:
     if me:
         payload.update(verified=True, mfa_enabled=False, email=None, locale="en-US", premium_type=0)
     return payload
+
+
+def application_payload(world: World) -> Json:
+    """The bot's application, as GET oauth2/applications/@me describes it (``approximate_guild_count``
+    counts the guilds its bot is in)."""
+    app = world.application
+    bot = world.users[app.bot_id]
+    return {
+        "id": str(app.id),
+        "name": app.name,
+        "icon": None,
+        "description": app.description,
+        "summary": "",
+        "type": None,
+        "hook": True,
+        "bot_public": app.bot_public,
+        "bot_require_code_grant": False,
+        "verify_key": hashlib.sha256(str(app.id).encode()).hexdigest(),
+        "owner": user_payload(world.users[app.owner_id]),
+        "team": None,
+        "flags": app.flags,
+        "redirect_uris": [],
+        "interactions_endpoint_url": None,
+        "role_connections_verification_url": None,
+        "tags": [],
+        "integration_types_config": {"0": {}},
+        "approximate_guild_count": sum(bot.id in g.members for g in world.guilds.values()),
+        "is_monetized": False,
+        "bot": user_payload(bot),
+    }
 
 
 def role_payload(role: Role) -> Json:

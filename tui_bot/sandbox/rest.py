@@ -1,43 +1,55 @@
 """The sandbox REST API: the ``/api/v10`` routes a bot uses, with Discord's shapes, errors and headers.
 
-Two discord.py details shape every response (discord.py 2.7, ``http.py``):
+Discord's error shapes, JSON responses and body parsing are in ``rest_http``; reactions, bulk delete
+and pins in ``rest_messages``; moderation in ``guild_routes``; interaction callbacks and webhooks in
+``interaction_routes``. Those route modules reach the request checks here through :class:`RestApi`'s
+public helpers (:meth:`~RestApi.caller`, :meth:`~RestApi.requested_channel`...).
 
-* ``json_or_text`` parses a body as JSON only if ``Content-Type`` is exactly ``application/json`` (no
-  ``; charset=utf-8``, which aiohttp's ``json_response`` would add), else the caller gets a ``str``.
-* ``HTTPClient.request`` keys its rate limiting on ``X-RateLimit-*`` headers, counted for real by
-  ``ratelimits.RateLimiter`` with generous default limits, so it never waits unless a test tightens
-  them. 500/502/504 are retried with sleeps, so sandbox bugs surface as slow tests: every handler error
-  is logged with its traceback. Injected faults (``faults.py``) answer before the handler runs.
+``HTTPClient.request`` (discord.py 2.7, ``http.py``) keys its rate limiting on ``X-RateLimit-*``
+headers, counted for real by ``ratelimits.RateLimiter`` with generous default limits, so it never waits
+unless a test tightens them. 500/502/504 are retried with sleeps, so sandbox bugs surface as slow tests:
+every handler error is logged with its traceback. Injected faults (``faults.py``) answer before the
+handler runs.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable
 
 from aiohttp import web
 
+from .attachments import store_attachments
 from .events import (
     EventKind,
     EventLog,
 )
 from .faults import FaultInjector
-from .gateway import GatewayHub, gateway_url_for
-from .json_text import compact_json
+from .gateway import GatewayHub
+from .gateway_protocol import gateway_url_for
 from .nonces import NonceRegistry, message_nonce
-from .payloads import (
-    channel_payload,
-    guild_payload,
-    member_payload,
-    message_payload,
-    role_payload,
-    user_payload,
-)
+from .payloads import application_payload, channel_payload, message_payload, user_payload
 from .ratelimits import RateLimiter
+from .rest_http import (
+    API_PREFIX,
+    MANAGE_MESSAGES,
+    MAX_CONTENT,
+    MISSING_ACCESS,
+    MISSING_PERMISSIONS,
+    READ_MESSAGE_HISTORY,
+    SEND_MESSAGES,
+    VIEW_CHANNEL,
+    ApiError,
+    Handler,
+    invalid_form,
+    json_response,
+    message_content,
+    no_content,
+    read_body,
+    snowflake_arg,
+    unknown,
+)
 from .world import (
     Channel,
     Guild,
@@ -49,77 +61,8 @@ from .world import (
 
 log = logging.getLogger(__name__)
 
-API_PREFIX = "/api/v10"
-VIEW_CHANNEL = 1 << 10
-SEND_MESSAGES = 1 << 11
-MANAGE_MESSAGES = 1 << 13
-READ_MESSAGE_HISTORY = 1 << 16
-MAX_CONTENT = 2000
 MAX_COMMANDS = 100
 REQUEST_LOG_SIZE = 1000
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class ApiError(Exception):
-    """A Discord-shaped error response: ``{"code", "message", "errors"?}`` with an HTTP status."""
-
-    def __init__(self, status: int, code: int, message: str, errors: Json | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.errors = status, code, message, errors
-
-    def body(self) -> Json:
-        body: Json = {"message": self.message, "code": self.code}
-        if self.errors is not None:
-            body["errors"] = self.errors
-        return body
-
-
-def unknown(what: str, code: int) -> ApiError:
-    return ApiError(404, code, f"Unknown {what}")
-
-
-def invalid_form(field: str, code: str, message: str) -> ApiError:
-    return ApiError(
-        400, 50035, "Invalid Form Body", {field: {"_errors": [{"code": code, "message": message}]}}
-    )
-
-
-MISSING_ACCESS = (403, 50001, "Missing Access")
-MISSING_PERMISSIONS = (403, 50013, "Missing Permissions")
-
-
-def json_response(data: Any, status: int = 200) -> web.Response:
-    """A JSON response whose Content-Type is exactly ``application/json`` (see module docstring)."""
-    return web.Response(
-        body=compact_json(data).encode(),
-        status=status,
-        headers={"Content-Type": "application/json"},
-    )
-
-
-def message_content(body: Json) -> str:
-    """A message body's ``content`` as text, refused (50035) past Discord's 2,000 characters."""
-    content = body.get("content") or ""
-    if not isinstance(content, str):
-        content = str(content)
-    if len(content) > MAX_CONTENT:
-        raise invalid_form("content", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_CONTENT} or fewer in length.")
-    return content
-
-
-def no_content() -> web.Response:
-    return web.Response(status=204)
-
-
-def no_auth(handler: Handler) -> Handler:
-    """Mark a route handler as needing no bot token: webhook and interaction routes carry one in the URL."""
-    handler.no_auth = True  # type: ignore[attr-defined]
-    return handler
-
-
-def snowflake_arg(request: web.Request, name: str) -> int:
-    return int(request.match_info[name])
 
 
 class RestApi:
@@ -159,11 +102,6 @@ class RestApi:
             ("PUT", "/applications/{app_id:\\d+}/commands", self.put_commands),
             ("GET", "/applications/{app_id:\\d+}/guilds/{guild_id:\\d+}/commands", self.get_commands),
             ("PUT", "/applications/{app_id:\\d+}/guilds/{guild_id:\\d+}/commands", self.put_commands),
-            ("GET", "/guilds/{guild_id:\\d+}", self.get_guild),
-            ("GET", "/guilds/{guild_id:\\d+}/channels", self.get_guild_channels),
-            ("GET", "/guilds/{guild_id:\\d+}/roles", self.get_guild_roles),
-            ("GET", "/guilds/{guild_id:\\d+}/members", self.get_guild_members),
-            ("GET", "/guilds/{guild_id:\\d+}/members/{user_id:\\d+}", self.get_guild_member),
         ]
         for method, path, handler in routes:
             app.router.add_route(method, API_PREFIX + path, handler)
@@ -187,7 +125,7 @@ class RestApi:
             if request.path != API_PREFIX + "/gateway" and not getattr(
                 request.match_info.handler, "no_auth", False
             ):
-                caller = self._caller(request)
+                caller = self.caller(request)
             blocked = await self.faults.intercept(request)
             if blocked is None and caller is not None:
                 blocked = self.rate_limits.admit(request, caller.id)
@@ -200,12 +138,12 @@ class RestApi:
             log.exception("sandbox REST handler failed: %s %s", request.method, request.path)
             response = json_response({"message": "500: Internal Server Error", "code": 0}, 500)
         if not response.prepared:
-            self._add_rate_limit_headers(request, response)
+            self.add_rate_limit_headers(request, response)
         self.requests.append((request.method, request.path_qs, response.status))
         log.debug("%s %s -> %d", request.method, request.path_qs, response.status)
         return response
 
-    def _caller(self, request: web.Request) -> User:
+    def caller(self, request: web.Request) -> User:
         """The bot user making this request; a missing or wrong token is a 401, as on Discord."""
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bot ") if header.startswith("Bot ") else None
@@ -214,47 +152,39 @@ class RestApi:
             raise ApiError(401, 0, "401: Unauthorized")
         return user
 
-    def _add_rate_limit_headers(self, request: web.Request, response: web.StreamResponse) -> None:
+    def add_rate_limit_headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        """Set ``X-RateLimit-*`` on a response a handler writes itself (the middleware does the rest)."""
         self.rate_limits.add_headers(request, response)
 
-    async def _body(self, request: web.Request) -> tuple[Any, list[web.FileField]]:
-        """The JSON body, or ``payload_json`` plus files for multipart uploads (discord.py's file sends)."""
-        if request.content_type == "multipart/form-data":
-            form = await request.post()
-            raw = form.get("payload_json") or "{}"
-            files = [v for k, v in form.items() if k.startswith("files[") and isinstance(v, web.FileField)]
-            text = raw.decode() if isinstance(raw, bytes | bytearray) else str(raw)
-        else:
-            files, text = [], await request.text()
-        if not text:
-            return {}, files
-        try:
-            return json.loads(text), files
-        except ValueError:
-            raise ApiError(400, 50109, "The request body contains invalid JSON.") from None
+    def requested_channel(self, request: web.Request, *, need: int = VIEW_CHANNEL) -> Channel:
+        """The URL's ``channel_id``, if the caller may see it and has every permission in ``need``.
 
-    def _channel(self, request: web.Request, *, need: int = VIEW_CHANNEL) -> Channel:
+        404/10003 for an unknown channel, 403/50001 if the caller cannot see it, 403/50013 if it lacks
+        a permission.
+        """
         channel = self.world.channel(snowflake_arg(request, "channel_id"))
         if channel is None:
             raise unknown("Channel", 10003)
-        perms = self.world.permissions_in(channel, self._caller(request).id)
+        perms = self.world.permissions_in(channel, self.caller(request).id)
         if not perms & VIEW_CHANNEL:
             raise ApiError(*MISSING_ACCESS)
         if perms & need != need:
             raise ApiError(*MISSING_PERMISSIONS)
         return channel
 
-    def _message(self, request: web.Request, channel: Channel) -> Message:
+    def requested_message(self, request: web.Request, channel: Channel) -> Message:
+        """The URL's ``message_id`` in ``channel`` (404/10008 if it is not there)."""
         message = self.world.get_message(channel.id, snowflake_arg(request, "message_id"))
         if message is None:
             raise unknown("Message", 10008)
         return message
 
-    def _guild(self, request: web.Request) -> Guild:
+    def requested_guild(self, request: web.Request) -> Guild:
+        """The URL's ``guild_id``, if the caller is a member (404/10004 unknown, 403/50001 not in it)."""
         guild = self.world.guilds.get(snowflake_arg(request, "guild_id"))
         if guild is None:
             raise unknown("Guild", 10004)
-        if self._caller(request).id not in guild.members:
+        if self.caller(request).id not in guild.members:
             raise ApiError(*MISSING_ACCESS)
         return guild
 
@@ -265,7 +195,7 @@ class RestApi:
     # -- users, application, gateway --
 
     async def get_me(self, request: web.Request) -> web.Response:
-        return json_response(user_payload(self._caller(request), me=True))
+        return json_response(user_payload(self.caller(request), me=True))
 
     async def get_user(self, request: web.Request) -> web.Response:
         user = self.world.users.get(snowflake_arg(request, "user_id"))
@@ -274,33 +204,7 @@ class RestApi:
         return json_response(user_payload(user))
 
     async def get_application(self, request: web.Request) -> web.Response:
-        app = self.world.application
-        bot = self.world.users[app.bot_id]
-        return json_response(
-            {
-                "id": str(app.id),
-                "name": app.name,
-                "icon": None,
-                "description": app.description,
-                "summary": "",
-                "type": None,
-                "hook": True,
-                "bot_public": app.bot_public,
-                "bot_require_code_grant": False,
-                "verify_key": hashlib.sha256(str(app.id).encode()).hexdigest(),
-                "owner": user_payload(self.world.users[app.owner_id]),
-                "team": None,
-                "flags": app.flags,
-                "redirect_uris": [],
-                "interactions_endpoint_url": None,
-                "role_connections_verification_url": None,
-                "tags": [],
-                "integration_types_config": {"0": {}},
-                "approximate_guild_count": sum(bot.id in g.members for g in self.world.guilds.values()),
-                "is_monetized": False,
-                "bot": user_payload(bot),
-            }
-        )
+        return json_response(application_payload(self.world))
 
     async def get_gateway(self, request: web.Request) -> web.Response:
         return json_response({"url": gateway_url_for(request)})
@@ -322,10 +226,10 @@ class RestApi:
     # -- channels and messages --
 
     async def get_channel(self, request: web.Request) -> web.Response:
-        return json_response(channel_payload(self._channel(request)))
+        return json_response(channel_payload(self.requested_channel(request)))
 
     async def get_messages(self, request: web.Request) -> web.Response:
-        channel = self._channel(request, need=VIEW_CHANNEL | READ_MESSAGE_HISTORY)
+        channel = self.requested_channel(request, need=VIEW_CHANNEL | READ_MESSAGE_HISTORY)
         query = request.query
         try:
             limit = int(query.get("limit", 50))
@@ -338,27 +242,27 @@ class RestApi:
         return json_response([message_payload(self.world, m) for m in messages])
 
     async def get_message(self, request: web.Request) -> web.Response:
-        channel = self._channel(request, need=VIEW_CHANNEL | READ_MESSAGE_HISTORY)
-        return json_response(message_payload(self.world, self._message(request, channel)))
+        channel = self.requested_channel(request, need=VIEW_CHANNEL | READ_MESSAGE_HISTORY)
+        return json_response(message_payload(self.world, self.requested_message(request, channel)))
 
     async def post_message(self, request: web.Request) -> web.Response:
-        channel = self._channel(request, need=VIEW_CHANNEL | SEND_MESSAGES)
-        body, files = await self._body(request)
+        channel = self.requested_channel(request, need=VIEW_CHANNEL | SEND_MESSAGES)
+        body, files = await read_body(request)
         content = message_content(body)
         nonce, enforce_nonce = message_nonce(body)
         if enforce_nonce and nonce is not None:
             # Same author, same nonce, within a few minutes: Discord returns that message, creates none.
-            existing = self.nonces.find(self.world, self._caller(request).id, nonce)
+            existing = self.nonces.find(self.world, self.caller(request).id, nonce)
             if existing is not None:
                 return json_response(message_payload(self.world, existing))
-        attachments = self._store_attachments(request, channel, body, files)
+        attachments = store_attachments(self.world, request, channel, body, files)
         if not (
             content or body.get("embeds") or body.get("components") or attachments or body.get("sticker_ids")
         ):
             raise ApiError(400, 50006, "Cannot send an empty message")
         message = self.world.create_message(
             channel,
-            self._caller(request),
+            self.caller(request),
             content,
             embeds=body.get("embeds"),
             components=body.get("components"),
@@ -382,7 +286,7 @@ class RestApi:
         # does not cut off the bot's own request mid-flight. The gateway dispatch went out first.
         # (Unless a fail_after_create fault is to replace the answer: the middleware does that.)
         if not self.faults.wants_after_success(request):
-            self._add_rate_limit_headers(request, response)
+            self.add_rate_limit_headers(request, response)
             await response.prepare(request)
             await response.write_eof()
         self.events.record(
@@ -408,39 +312,12 @@ class RestApi:
             "guild_id": str(target.guild_id),
         }
 
-    def _store_attachments(
-        self, request: web.Request, channel: Channel, body: Json, files: list[web.FileField]
-    ) -> list[Json]:
-        # discord.py names uploads files[0..n] and describes them in payload_json["attachments"] by index.
-        described = {str(a.get("id")): a for a in body.get("attachments", []) if isinstance(a, dict)}
-        attachments: list[Json] = []
-        for index, upload in enumerate(files):
-            data = upload.file.read()
-            attachment_id = self.world.snowflakes()
-            self.world.attachment_data[attachment_id] = data
-            url = f"{request.scheme}://{request.host}/attachments/{channel.id}/{attachment_id}/{upload.filename}"
-            meta = described.get(str(index), {})
-            attachments.append(
-                {
-                    "id": str(attachment_id),
-                    "filename": upload.filename,
-                    "size": len(data),
-                    "url": url,
-                    "proxy_url": url,
-                    "content_type": upload.content_type,
-                    "description": meta.get("description"),
-                    "spoiler": upload.filename.startswith("SPOILER_"),
-                    "flags": 0,
-                }
-            )
-        return attachments
-
     async def patch_message(self, request: web.Request) -> web.Response:
-        channel = self._channel(request)
-        message = self._message(request, channel)
-        if message.author.id != self._caller(request).id:
+        channel = self.requested_channel(request)
+        message = self.requested_message(request, channel)
+        if message.author.id != self.caller(request).id:
             raise ApiError(403, 50005, "Cannot edit a message authored by another user")
-        body, _files = await self._body(request)
+        body, _files = await read_body(request)
         if len(body.get("content") or "") > MAX_CONTENT:
             raise invalid_form(
                 "content", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_CONTENT} or fewer in length."
@@ -452,9 +329,9 @@ class RestApi:
         )
 
     async def delete_message(self, request: web.Request) -> web.Response:
-        channel = self._channel(request)
-        message = self._message(request, channel)
-        user = self._caller(request)
+        channel = self.requested_channel(request)
+        message = self.requested_message(request, channel)
+        user = self.caller(request)
         if message.author.id != user.id and not self.world.permissions_in(channel, user.id) & MANAGE_MESSAGES:
             raise ApiError(*MISSING_PERMISSIONS)
         self.world.delete_message(message)
@@ -462,8 +339,8 @@ class RestApi:
         return await self._respond_then_record(request, no_content(), EventKind.MESSAGE_DELETE, message)
 
     async def post_typing(self, request: web.Request) -> web.Response:
-        channel = self._channel(request, need=VIEW_CHANNEL | SEND_MESSAGES)
-        self.events.record(EventKind.TYPING, {"channel_id": channel.id, "user_id": self._caller(request).id})
+        channel = self.requested_channel(request, need=VIEW_CHANNEL | SEND_MESSAGES)
+        self.events.record(EventKind.TYPING, {"channel_id": channel.id, "user_id": self.caller(request).id})
         return no_content()
 
     async def get_attachment(self, request: web.Request) -> web.Response:
@@ -476,14 +353,14 @@ class RestApi:
 
     def _command_scope(self, request: web.Request) -> int | None:
         self._check_application(request)
-        return self._guild(request).id if "guild_id" in request.match_info else None
+        return self.requested_guild(request).id if "guild_id" in request.match_info else None
 
     async def get_commands(self, request: web.Request) -> web.Response:
         return json_response(self.world.commands.get(self._command_scope(request), []))
 
     async def put_commands(self, request: web.Request) -> web.Response:
         scope = self._command_scope(request)
-        body, _files = await self._body(request)
+        body, _files = await read_body(request)
         if not isinstance(body, list) or not all(isinstance(c, dict) for c in body):
             raise invalid_form("_root", "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType")
         if len(body) > MAX_COMMANDS:
@@ -494,34 +371,6 @@ class RestApi:
         stored = self.world.overwrite_commands(scope, body)
         self.events.record(EventKind.COMMANDS_SYNC, {"guild_id": scope, "commands": stored})
         return json_response(stored)
-
-    # -- guilds --
-
-    async def get_guild(self, request: web.Request) -> web.Response:
-        guild = self._guild(request)
-        payload = guild_payload(guild)
-        if request.query.get("with_counts") == "true":
-            payload.update(approximate_member_count=len(guild.members), approximate_presence_count=0)
-        return json_response(payload)
-
-    async def get_guild_channels(self, request: web.Request) -> web.Response:
-        return json_response([channel_payload(c) for c in self._guild(request).channels.values()])
-
-    async def get_guild_roles(self, request: web.Request) -> web.Response:
-        return json_response([role_payload(r) for r in self._guild(request).roles.values()])
-
-    async def get_guild_members(self, request: web.Request) -> web.Response:
-        guild = self._guild(request)
-        limit = max(1, min(1000, int(request.query.get("limit", 1))))
-        after = int(request.query.get("after", 0))
-        members = sorted((m for m in guild.members.values() if m.id > after), key=lambda m: m.id)[:limit]
-        return json_response([member_payload(m) for m in members])
-
-    async def get_guild_member(self, request: web.Request) -> web.Response:
-        member = self._guild(request).members.get(snowflake_arg(request, "user_id"))
-        if member is None:
-            raise unknown("Member", 10007)
-        return json_response(member_payload(member))
 
     # -- gaps --
 

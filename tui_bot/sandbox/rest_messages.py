@@ -30,9 +30,11 @@ from aiohttp import web
 
 from . import reactions
 from .events import EventKind
-from .gateway import GUILD_MESSAGES, GUILDS, GatewayHub
+from .gateway import GatewayHub
+from .gateway_protocol import GUILD_MESSAGES, GUILDS
 from .payloads import member_payload, message_payload, user_payload
-from .rest import (
+from .rest import RestApi
+from .rest_http import (
     API_PREFIX,
     MANAGE_MESSAGES,
     MISSING_PERMISSIONS,
@@ -40,10 +42,10 @@ from .rest import (
     VIEW_CHANNEL,
     ApiError,
     Handler,
-    RestApi,
     invalid_form,
     json_response,
     no_content,
+    read_body,
     snowflake_arg,
 )
 from .world import DISCORD_EPOCH_MS, Channel, Json, Message, World, iso
@@ -133,7 +135,7 @@ class MessageRoutes:
         # then closing the bot does not cut off the bot's own request.
         response = no_content()
         if not self.rest.faults.wants_after_success(request):  # else the middleware answers (faults.py)
-            self.rest._add_rate_limit_headers(request, response)
+            self.rest.add_rate_limit_headers(request, response)
             await response.prepare(request)
             await response.write_eof()
         self.events.record(kind, data, message=message)
@@ -146,11 +148,11 @@ class MessageRoutes:
             raise unknown_emoji() from None
 
     def _permissions(self, request: web.Request, channel: Channel) -> int:
-        return self.world.permissions_in(channel, self.rest._caller(request).id)
+        return self.world.permissions_in(channel, self.rest.caller(request).id)
 
     def _target(self, request: web.Request, *, need: int) -> tuple[Channel, Message, int]:
-        channel = self.rest._channel(request, need=need)
-        return channel, self.rest._message(request, channel), self.rest._caller(request).id
+        channel = self.rest.requested_channel(request, need=need)
+        return channel, self.rest.requested_message(request, channel), self.rest.caller(request).id
 
     # -- reactions --
 
@@ -227,8 +229,8 @@ class MessageRoutes:
     # -- bulk delete --
 
     async def bulk_delete(self, request: web.Request) -> web.Response:
-        channel = self.rest._channel(request, need=VIEW_CHANNEL | MANAGE_MESSAGES)
-        body, _files = await self.rest._body(request)
+        channel = self.rest.requested_channel(request, need=VIEW_CHANNEL | MANAGE_MESSAGES)
+        body, _files = await read_body(request)
         raw = body.get("messages") if isinstance(body, dict) else None
         if not isinstance(raw, list):
             raise invalid_form("messages", "BASE_TYPE_REQUIRED", "This field is required")
@@ -279,7 +281,7 @@ class MessageRoutes:
         )
 
     async def get_pins(self, request: web.Request) -> web.Response:
-        channel = self.rest._channel(request, need=VIEW_CHANNEL | READ_MESSAGE_HISTORY)
+        channel = self.rest.requested_channel(request, need=VIEW_CHANNEL | READ_MESSAGE_HISTORY)
         try:
             limit = int(request.query.get("limit", 50))
             before = datetime.fromisoformat(request.query["before"]) if "before" in request.query else None
@@ -294,7 +296,7 @@ class MessageRoutes:
         return json_response({"items": items, "has_more": len(pins) > limit})
 
     async def get_pins_legacy(self, request: web.Request) -> web.Response:
-        channel = self.rest._channel(request, need=VIEW_CHANNEL | READ_MESSAGE_HISTORY)
+        channel = self.rest.requested_channel(request, need=VIEW_CHANNEL | READ_MESSAGE_HISTORY)
         return json_response([message_payload(self.world, m) for m in self._pins(channel)[:50]])
 
     def _pin_target(self, request: web.Request) -> tuple[Channel, Message]:

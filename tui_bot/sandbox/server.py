@@ -2,6 +2,11 @@
 
 The server runs in the caller's event loop (``AppRunner`` + ``TCPSite``), so a bot, the console and
 the sandbox share one loop and one clock, and tests can await bot behaviour without threads or sleeps.
+
+Why this module is over 400 lines: :class:`Sandbox` is the one public class users read, and it is a
+facade. Most methods are short, documented delegates to the part that does the work (``gateway``,
+``rest``, ``membership``, ``interactions``, ``faults``, ``ratelimits``, ``discord_py_target``), so most
+of the length is documentation; splitting the class would scatter the one page of the API across files.
 """
 
 from __future__ import annotations
@@ -13,10 +18,9 @@ from typing import Any, Self
 
 from aiohttp import web, web_app
 
-from tui_bot.core.endpoints import Endpoints, apply_endpoints, restore_endpoints
-
 from . import reactions
 from .control import ControlApi
+from .discord_py_target import DiscordPyTarget, set_target
 from .events import (
     DEFAULT_MAX_EVENTS,
     EventKind,
@@ -97,7 +101,7 @@ class Sandbox:
         self.rest.extra_routes.append(self.message_routes.install)
         self.rest.extra_routes.append(ControlApi(self).install)
         self._runner: web.AppRunner | None = None
-        self._previous_endpoints: Endpoints | None = None
+        self._previous_target: DiscordPyTarget | None = None
         # Event indexes already handed out by wait_for_bot_message / wait_for_presence (see _take).
         self._consumed: set[int] = set()
         self._unconsumed_from: dict[EventKind, int] = {}
@@ -167,15 +171,15 @@ class Sandbox:
 
         :meth:`stop` (or :meth:`restore_discord_py`) puts the previous values back.
         """
-        previous = apply_endpoints(self.api_base, self.gateway_url)
-        if self._previous_endpoints is None:
-            self._previous_endpoints = previous
+        previous = set_target(DiscordPyTarget(self.api_base, self.gateway_url))
+        if self._previous_target is None:
+            self._previous_target = previous
 
     def restore_discord_py(self) -> None:
         """Undo :meth:`point_discord_py_here` (no-op if it was not called)."""
-        if self._previous_endpoints is not None:
-            restore_endpoints(self._previous_endpoints)
-            self._previous_endpoints = None
+        if self._previous_target is not None:
+            set_target(self._previous_target)
+            self._previous_target = None
 
     # -- what bots did --
 

@@ -99,11 +99,13 @@ async def running_bot(
 try:
     import pytest_asyncio
 except ImportError:  # pragma: no cover - the fixtures need it; say so when one is used
-    pytest_asyncio = None
+    HAVE_PYTEST_ASYNCIO = False
+else:
+    HAVE_PYTEST_ASYNCIO = True
 
 
 def _async_fixture(function: Callable[..., Any]) -> Any:
-    if pytest_asyncio is not None:
+    if HAVE_PYTEST_ASYNCIO:
         return pytest_asyncio.fixture(function)
 
     @pytest.fixture(name=function.__name__)

@@ -46,8 +46,8 @@ def world_from_dict(data: Json, *, owner_id: int | None = None) -> World:
     app_data = data["application"]
     users: dict[str, User] = {}
     for u in data["users"]:
-        user = User(int(u["id"]), u["username"], u.get("global_name"), u.get("bot", False), u.get("avatar"))
-        users[user.username] = user
+        person = User(int(u["id"]), u["username"], u.get("global_name"), u.get("bot", False), u.get("avatar"))
+        users[person.username] = person
     if owner_id is not None:
         users[app_data["owner"]].id = owner_id
 

@@ -11,15 +11,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tui_bot.storage.database import Database, DatabaseCorruptError, DatabaseError
+    from tui_bot.storage.database import Database
+    from tui_bot.storage.errors import DatabaseCorruptError, DatabaseError
     from tui_bot.storage.files import AtomicFileHandler, global_file_handler
 
 _EXPORTS = {
     "AtomicFileHandler": "tui_bot.storage.files",
     "global_file_handler": "tui_bot.storage.files",
     "Database": "tui_bot.storage.database",
-    "DatabaseCorruptError": "tui_bot.storage.database",
-    "DatabaseError": "tui_bot.storage.database",
+    "DatabaseCorruptError": "tui_bot.storage.errors",
+    "DatabaseError": "tui_bot.storage.errors",
 }
 
 __all__ = [

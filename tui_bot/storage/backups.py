@@ -11,7 +11,7 @@ The copy is written to a hidden temporary file, converted to ``journal_mode=DELE
 self-contained file that can simply be copied back into place), checked with
 ``PRAGMA integrity_check`` and only then given its final name ``<db name>.backup_YYYYmmdd_HHMMSS``
 (UTC; ``_1``, ``_2``, ... appended when that name is taken, never overwriting). A backup that fails the
-check is deleted and :class:`~tui_bot.storage.database.DatabaseError` is raised.
+check is deleted and :class:`~tui_bot.storage.errors.DatabaseError` is raised.
 
 Retention keeps the newest ``keep`` backups, and never deletes the newest backup that *holds data*
 (:func:`holds_rows`: at least one table has a row) in favour of newer ones that hold none, such as the
@@ -33,17 +33,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tui_bot.storage.durable import MKSTEMP_RANDOM, TEMP_SUFFIX, fsync_directory
+from tui_bot.storage.errors import DatabaseError
 
 log = logging.getLogger("tui_bot.storage.database")
 
 TIMESTAMP_FORMAT = "%Y%m%d_%H%M%S"
-
-
-def _database_error(message: str) -> Exception:
-    # Imported here: database.py imports this module, and owns the error classes.
-    from tui_bot.storage.database import DatabaseError
-
-    return DatabaseError(message)
 
 
 def backup_pattern(db_path: Path | str) -> re.Pattern[str]:
@@ -216,7 +210,7 @@ def backup_blocking(db_path: Path | str, *, busy_timeout_ms: int = 5000) -> Path
     """Make one verified online backup of ``db_path`` next to it; returns its path. Blocking."""
     db_path = Path(db_path)
     if not db_path.is_file():  # sqlite3.connect would silently create an empty database
-        raise _database_error(f"Cannot back up {db_path}: the file does not exist.")
+        raise DatabaseError(f"Cannot back up {db_path}: the file does not exist.")
     stamp = datetime.now(UTC).strftime(TIMESTAMP_FORMAT)
     try:
         fd, tmp_name = tempfile.mkstemp(
@@ -224,7 +218,7 @@ def backup_blocking(db_path: Path | str, *, busy_timeout_ms: int = 5000) -> Path
         )
         os.close(fd)
     except OSError as exc:
-        raise _database_error(f"Could not back up {db_path}: {exc}") from exc
+        raise DatabaseError(f"Could not back up {db_path}: {exc}") from exc
     tmp = Path(tmp_name)
     try:
         source = sqlite3.connect(db_path, timeout=busy_timeout_ms / 1000)
@@ -240,14 +234,14 @@ def backup_blocking(db_path: Path | str, *, busy_timeout_ms: int = 5000) -> Path
         finally:
             source.close()
         if problems:
-            raise _database_error(
+            raise DatabaseError(
                 f"The backup of {db_path} failed its integrity check and was deleted: "
                 f"{'; '.join(problems[:5])}. The database itself may be damaged; run "
                 "'PRAGMA integrity_check' on it."
             )
         final = _claim_name(tmp, db_path, stamp)
     except (sqlite3.Error, OSError) as exc:  # e.g. disk full
-        raise _database_error(f"Could not back up {db_path}: {exc}") from exc
+        raise DatabaseError(f"Could not back up {db_path}: {exc}") from exc
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()

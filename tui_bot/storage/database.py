@@ -26,6 +26,11 @@ interrupted leaves exactly that); a missing file is always created (that is how 
 
 After a successful connect, temporary files that crashed writes left in the database's folder are
 removed (:mod:`tui_bot.storage.tempfiles`).
+
+The checks and refusals of opening are in :mod:`tui_bot.storage.opening`, the errors in
+:mod:`tui_bot.storage.errors` (re-exported here), backups in :mod:`tui_bot.storage.backups` and the
+schema in :mod:`tui_bot.storage.migrations`; this module is the open connection's life: connect and
+close, the batched usage counts, and the bot's reads and writes.
 """
 
 from __future__ import annotations
@@ -41,70 +46,21 @@ from typing import Any
 
 import aiosqlite
 
-from tui_bot.storage.backups import (
-    create_backup,
-    find_newest_good_backup,
-    holds_rows,
-    integrity_errors,
-    list_backups,
-    newest_backup_with_rows,
-    newest_good_backup,
-)
-from tui_bot.storage.migrations import (
-    MIGRATIONS,
-    Migration,
-    apply_migrations,
-    has_schema_objects,
-    has_tables,
-    pending_migrations,
-    read_user_version,
-    validate_migrations,
-)
+from tui_bot.storage.backups import create_backup, holds_rows, newest_backup_with_rows
+from tui_bot.storage.errors import DatabaseCorruptError, DatabaseError
+from tui_bot.storage.migrations import MIGRATIONS, Migration, validate_migrations
+from tui_bot.storage.opening import counted, execute, open_error, prepare_folder, set_up
 from tui_bot.storage.tempfiles import remove_stale_storage_temp_files
 
 __all__ = ["Database", "DatabaseCorruptError", "DatabaseError"]
 
 log = logging.getLogger("tui_bot.storage.database")
 
-# Primary SQLite result codes (exceptions carry extended codes; the low byte is the primary one).
-_SQLITE_PERM = 3
-_SQLITE_BUSY = 5
-_SQLITE_LOCKED = 6
-_SQLITE_READONLY = 8
-_SQLITE_IOERR = 10
-_SQLITE_CORRUPT = 11
-_SQLITE_CANTOPEN = 14
-_SQLITE_AUTH = 23
-_SQLITE_NOTADB = 26
-
 _STATS_UPSERT = (
     "INSERT INTO command_stats (command_name, usage_count, last_used) VALUES (?, ?, ?) "
     "ON CONFLICT(command_name) DO UPDATE SET "
     "usage_count = usage_count + excluded.usage_count, last_used = excluded.last_used"
 )
-
-
-class DatabaseError(Exception):
-    """A storage problem; the message is meant for the person running the bot."""
-
-
-class DatabaseCorruptError(DatabaseError):
-    """The database file is not a database, is damaged or cannot be read. It was left untouched."""
-
-    def __init__(self, message: str, *, path: Path, backup: Path | None) -> None:
-        super().__init__(message)
-        self.path = path
-        #: The newest backup that passed ``integrity_check``, or ``None``.
-        self.backup = backup
-
-
-def _primary_code(exc: sqlite3.Error) -> int | None:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return None if code is None else code & 0xFF
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _utc_timestamp() -> str:
@@ -170,13 +126,20 @@ class Database:
                 raise DatabaseError(
                     f"tui-bot needs SQLite 3.24 or newer; this Python uses SQLite {sqlite3.sqlite_version}."
                 )
-            existing_size = await asyncio.to_thread(self._prepare_folder)
+            existing_size = await asyncio.to_thread(prepare_folder, self.path)
             try:
                 conn = await aiosqlite.connect(self.path, timeout=self.busy_timeout_ms / 1000)
             except sqlite3.Error as exc:
-                raise await self._open_error(exc) from exc
+                raise await open_error(self.path, exc) from exc
             try:
-                await self._set_up(conn, existing_size)
+                await set_up(
+                    conn,
+                    self.path,
+                    existing_size,
+                    busy_timeout_ms=self.busy_timeout_ms,
+                    backup_keep=self.backup_keep,
+                    migrations=self.migrations,
+                )
             except BaseException:
                 with contextlib.suppress(Exception):
                     await conn.close()
@@ -198,154 +161,6 @@ class Database:
             return
         for path in removed:
             log.info("Removed a temporary file left by an interrupted write: %s", path)
-
-    def _prepare_folder(self) -> int | None:
-        """Create the folder; return the size of the existing database file (``None``: no file yet)."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DatabaseError(f"Could not create the folder for the database {self.path}: {exc}") from exc
-        try:
-            info = self.path.stat()
-        except FileNotFoundError:
-            return None
-        except OSError:
-            return None  # unreadable: opening it reports why
-        if not self.path.is_file():
-            raise DatabaseError(f"The database path {self.path} exists but is not a file.")
-        return info.st_size
-
-    async def _set_up(self, conn: aiosqlite.Connection, existing_size: int | None) -> None:
-        conn.row_factory = aiosqlite.Row
-        try:
-            await self._execute(conn, f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
-            # Read-only checks first: nothing is written to a file we have not verified.
-            try:
-                rows = await conn.execute_fetchall("PRAGMA quick_check")
-            except sqlite3.Error as exc:
-                raise await self._open_error(exc) from exc
-            problems = [str(row[0]) for row in rows]
-            if problems != ["ok"]:
-                raise await self._corrupt_error(
-                    f"failed its integrity check ({'; '.join(problems[:3])})", damaged=True
-                )
-            version = await read_user_version(conn)
-            if existing_size is not None and not await has_tables(conn):
-                await self._check_blank_file(existing_size, version)
-            pending = pending_migrations(version, self.migrations, db_name=str(self.path))
-
-            mode_rows = await conn.execute_fetchall("PRAGMA journal_mode = WAL")
-            mode = str(next(iter(mode_rows))[0]).lower()
-            if mode != "wal":
-                log.warning("Could not switch %s to WAL mode (journal_mode is %s)", self.path, mode)
-            await self._execute(conn, "PRAGMA synchronous = NORMAL")
-            await self._execute(conn, "PRAGMA foreign_keys = ON")
-
-            if pending:
-                if version > 0 or await has_schema_objects(conn):
-                    try:
-                        saved = await create_backup(
-                            self.path, keep=self.backup_keep, busy_timeout_ms=self.busy_timeout_ms
-                        )
-                    except DatabaseError as exc:
-                        raise DatabaseError(
-                            f"Not upgrading {self.path} to schema version {pending[-1].version} because "
-                            f"the backup before the upgrade failed: {exc}"
-                        ) from exc
-                    log.info("Backed up %s to %s before upgrading its schema", self.path, saved)
-                await apply_migrations(conn, pending, db_name=str(self.path))
-                log.info("Database %s is now at schema version %d", self.path, pending[-1].version)
-        except sqlite3.Error as exc:
-            raise DatabaseError(f"Could not open the database {self.path}: {exc}") from exc
-
-    async def _open_error(self, exc: sqlite3.Error) -> DatabaseError:
-        code = _primary_code(exc)
-        if code in (_SQLITE_NOTADB, _SQLITE_CORRUPT):
-            return await self._corrupt_error(
-                f"is not a valid SQLite database or is damaged ({exc})", damaged=True
-            )
-        if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
-            return DatabaseError(
-                f"The database {self.path} is locked by another program ({exc}). Is another copy of "
-                "the bot running? Stop it, or use a different database file."
-            )
-        if code in (_SQLITE_CANTOPEN, _SQLITE_PERM, _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_AUTH):
-            return await self._corrupt_error(f"could not be read ({exc})", damaged=False)
-        return DatabaseError(f"Could not open the database {self.path}: {exc}")
-
-    def _move_aside(self) -> str:
-        name = self.path.name
-        return f"move {self.path} (and {name}-wal / {name}-shm next to it, if present) somewhere safe"
-
-    def _restore_advice(self, backup: Path) -> str:
-        return (
-            f"The newest good backup is {backup}. To restore it: stop the bot, {self._move_aside()}, "
-            f"copy {backup} to {self.path}, and start the bot again."
-        )
-
-    async def _check_blank_file(self, size: int, version: int) -> None:
-        """An existing file without tables: refuse it (see the module docstring) or take it as new."""
-        if size == 0:
-            what = "is empty (0 bytes)"
-        else:
-            what = f"is an SQLite database without any table (schema version {version}): its schema is gone"
-        backups = await asyncio.to_thread(list_backups, self.path)
-        if version == 0 and not backups:
-            log.warning(
-                "The database file %s %s and has no backup: setting it up as a new database", self.path, what
-            )
-            return
-        backup = await asyncio.to_thread(self._backup_to_restore_blank)
-        parts = [f"The database file {self.path} {what}. tui-bot has not modified, replaced or deleted it."]
-        if version > 0:
-            parts.append("Its schema version says it had tables, so its contents were lost.")
-        else:
-            parts.append(
-                "A blank file is only set up as a new database when it has no backup; "
-                f"this one has {_count(len(backups), 'backup')}."
-            )
-        if backup is not None:
-            parts.append(self._restore_advice(backup))
-        elif backups:
-            parts.append(
-                f"None of its backups (the newest is {backups[0]}) passed an integrity check; the "
-                "sqlite3 command-line tool's '.recover' command may rescue data from them."
-            )
-        parts.append(
-            f"To start over with a new, empty database instead: stop the bot and move {self.path} aside; "
-            "tui-bot creates a new one on the next start and keeps the backups."
-        )
-        raise DatabaseCorruptError(" ".join(parts), path=self.path, backup=backup)
-
-    def _backup_to_restore_blank(self) -> Path | None:
-        # Prefer a backup that holds data: the newest ones may be backups of an empty database.
-        with_rows = newest_backup_with_rows(self.path)
-        if with_rows is not None and not integrity_errors(with_rows):
-            return with_rows
-        return newest_good_backup(self.path)
-
-    async def _corrupt_error(self, reason: str, *, damaged: bool) -> DatabaseCorruptError:
-        backup = await find_newest_good_backup(self.path)
-        name = self.path.name
-        aside = self._move_aside()
-        parts = [f"The database file {self.path} {reason}. tui-bot has not modified, replaced or deleted it."]
-        if not damaged:
-            parts.append("Check that the user running the bot can read and write it and its folder.")
-        if backup is not None:
-            parts.append(self._restore_advice(backup))
-        else:
-            parts.append(
-                f"No good backup of it was found (backups are named {name}.backup_YYYYmmdd_HHMMSS in "
-                f"{self.path.parent}). To start over with an empty database: stop the bot, {aside}; "
-                "tui-bot creates a new one on the next start. The sqlite3 command-line tool's "
-                "'.recover' command may rescue data from the damaged file."
-            )
-        return DatabaseCorruptError(" ".join(parts), path=self.path, backup=backup)
-
-    @staticmethod
-    async def _execute(conn: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()) -> None:
-        cursor = await conn.execute(sql, tuple(params))
-        await cursor.close()
 
     async def close(self, *, backup: bool = True) -> Path | None:
         """Flush stats, back up (unless ``backup=False``), close. Idempotent. Returns the backup path.
@@ -372,7 +187,7 @@ class Database:
             except DatabaseError as exc:
                 runs, commands = sum(self._pending.values()), len(self._pending)
                 problems.append(
-                    f"The usage counts of {_count(runs, 'command run')} ({_count(commands, 'command')}) "
+                    f"The usage counts of {counted(runs, 'command run')} ({counted(commands, 'command')}) "
                     f"could not be saved to {self.path}: {exc.__cause__ or exc}."
                 )
             saved: Path | None = None
@@ -418,7 +233,7 @@ class Database:
         async with self._write_lock:
             try:
                 for sql, params in statements:
-                    await self._execute(conn, sql, params)
+                    await execute(conn, sql, params)
                 await conn.commit()
             except sqlite3.Error as exc:
                 with contextlib.suppress(sqlite3.Error):

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from tui_bot.storage.errors import DatabaseError
+
 log = logging.getLogger("tui_bot.storage.database")
 
 MigrationStep = str | Callable[[aiosqlite.Connection], Awaitable[None] | None]
@@ -117,20 +119,13 @@ async def has_tables(conn: aiosqlite.Connection) -> bool:
     return int(next(iter(rows))[0]) > 0
 
 
-def _database_error(message: str) -> Exception:
-    # Imported here: database.py imports this module, and owns the error classes.
-    from tui_bot.storage.database import DatabaseError
-
-    return DatabaseError(message)
-
-
 def pending_migrations(
     current: int, migrations: Sequence[Migration], *, db_name: str = "the database"
 ) -> list[Migration]:
     """The migrations to run from ``current``; refuses a database newer than this code."""
     latest = latest_version(migrations)
     if current > latest:
-        raise _database_error(
+        raise DatabaseError(
             f"{db_name} has schema version {current}, but this tui-bot only knows versions up to "
             f"{latest}: it was written by a newer tui-bot. It has not been changed. Upgrade tui-bot "
             "(or point it at another database file) to use it."
@@ -174,7 +169,7 @@ async def apply_migrations(
         if not isinstance(exc, Exception):
             raise
         old = pending[0].version - 1
-        raise _database_error(
+        raise DatabaseError(
             f"Upgrading {db_name} failed in {current}: {exc}. Nothing was changed: the database is "
             f"still at schema version {old}."
         ) from exc

@@ -1,5 +1,9 @@
-"""The Textual console: the only part of tui-bot that imports Textual."""
+"""The Textual console: the only part of tui-bot that imports Textual.
 
-from tui_bot.tui.app import ConsoleApp, run_console
+``make_console(runtime)`` builds it (the CLI and the tests alike); ``run_console(app)`` runs it.
+"""
 
-__all__ = ["ConsoleApp", "run_console"]
+from tui_bot.tui.app import ConsoleApp
+from tui_bot.tui.factory import make_console, run_console
+
+__all__ = ["ConsoleApp", "make_console", "run_console"]

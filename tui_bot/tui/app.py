@@ -2,10 +2,10 @@
 
 The bot runs in one app-level worker that never closes the app on error; quitting first awaits the
 bot's clean close (stats flushed, database backed up). Bot -> console traffic is either a typed
-message (the connection state, posted by discord.py listeners) or a snapshot the app reads on a timer
-(logs every 0.1 s in batches, the shown pane and the status bar every second). Every operator action
-calls the same ``bot.actions`` method as the Discord owner commands, in a worker, and its result
-becomes a notification.
+message (the bot's creation, posted by the runtime; the connection state, posted by discord.py
+listeners) or a snapshot the app reads on a timer (logs every 0.1 s in batches, the shown pane and the
+status bar every second). Every operator action calls the same ``bot.actions`` method as the Discord
+owner commands, in a worker, and its result becomes a notification.
 """
 
 from __future__ import annotations
@@ -14,30 +14,34 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, ScreenStackError
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from tui_bot import exit_codes
-from tui_bot import loop as event_loop
-from tui_bot.config import ConfigStore, Secrets
 from tui_bot.core.bot import TuiBot
-from tui_bot.core.runtime import BotRuntime
+from tui_bot.core.extensions import ExtensionResult
+from tui_bot.core.results import ActionResult
 from tui_bot.core.sync import SyncPlan
 from tui_bot.logs.redaction import redact
-from tui_bot.logs.setup import configure_logging, install_redaction_boundary
+from tui_bot.runtime import BotRuntime
 from tui_bot.tui.commands import ConsoleCommands, PaletteCommand, console_commands
 from tui_bot.tui.connection import ConnectionChanged, ConnectionState, ConnectionWatcher, initial_state
 from tui_bot.tui.error_notices import ErrorNotices
-from tui_bot.tui.log_buffer import BufferedLogHandler, console_formatter
+from tui_bot.tui.log_buffer import BufferedLogHandler
+from tui_bot.tui.messages import BotCreated
 from tui_bot.tui.modals import SyncPlanScreen
 from tui_bot.tui.panes import ExtensionsPane, GuildsPane, LogsPane, MetricsPane, StatusBar
 from tui_bot.tui.reader import BotReader
+
+if TYPE_CHECKING:
+    from tui_bot.sandbox import Sandbox  # the sandbox is imported only when it runs
 
 log = logging.getLogger("tui_bot.console")
 
@@ -48,16 +52,7 @@ NARROW_WIDTH = 100  # below this, side-by-side layouts stack
 TABS = ("logs", "metrics", "guilds", "extensions", "chat")
 EXTENSION_ACTIONS = frozenset({"load_extension", "unload_extension", "reload_extension"})
 SYNC_ACTIONS = frozenset({"sync_commands", "sync_guild"})
-BOT_ACTIONS = EXTENSION_ACTIONS | SYNC_ACTIONS | {"reload_all", "toggle_auto_reload", "backup"}
-
-
-class Outcome(Protocol):
-    """What every ``bot.actions`` method returns."""
-
-    @property
-    def ok(self) -> bool: ...
-
-    def describe(self) -> str: ...
+BOT_ACTIONS = EXTENSION_ACTIONS | SYNC_ACTIONS | {"reload_all", "toggle_auto_reload", "backup", "atomictest"}
 
 
 class ConsoleApp(App[int]):
@@ -136,6 +131,8 @@ class ConsoleApp(App[int]):
         self.status.target = self.target
         self.set_interval(LOG_DRAIN_SECONDS, self.drain_logs)
         self.set_interval(REFRESH_SECONDS, self.refresh_panes)
+        # Told, not polled: the runtime calls this as soon as the bot exists (in this event loop).
+        self.runtime.on_bot_created(lambda bot: self.post_message(BotCreated(bot)))
         self._bot_worker = self.run_bot()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -163,23 +160,27 @@ class ConsoleApp(App[int]):
                 timeout=30,
             )
 
-    def _attach(self, bot: TuiBot) -> None:
+    @on(BotCreated)
+    def _bot_created(self, message: BotCreated) -> None:
+        self.follow_bot(message.bot)
+
+    def follow_bot(self, bot: TuiBot) -> None:
         """Start following a bot the runtime just created."""
         self.bot = bot
         self.reader = self.reader_factory(bot)
         self.watcher = ConnectionWatcher(bot, self.post_message)
         self.watcher.attach()
         if self.runtime.sandbox is not None:
-            self._add_chat_pane()
+            self._add_chat_pane(self.runtime.sandbox)
         self._set_connection(initial_state(bot))
 
-    def _add_chat_pane(self) -> None:
+    def _add_chat_pane(self, sandbox: Sandbox) -> None:
         # Imported here: the chat pane exists only in sandbox mode. A failure is logged (and so
         # notified), never fatal: the rest of the console keeps working.
         try:
             from tui_bot.tui.chat import ChatPane
 
-            self.tabs.add_pane(TabPane("Chat", ChatPane(self.runtime.sandbox), id="chat"))
+            self.tabs.add_pane(TabPane("Chat", ChatPane(sandbox), id="chat"))
         except Exception:
             log.exception("The sandbox Chat pane could not be started")
 
@@ -197,6 +198,18 @@ class ConsoleApp(App[int]):
         self.refresh_panes()  # e.g. the guilds arrived with READY: show them now, not on the next tick
 
     @property
+    def panes_mounted(self) -> bool:
+        """Whether the panes exist: composed, and not yet removed as the app ends.
+
+        (``App.is_mounted`` is not a flag as on a widget but a method, "is this widget mounted?", so
+        ``not self.is_mounted`` was always false: the panes are what it is asked about.)
+        """
+        try:
+            return self.is_mounted(self.tabs)
+        except (NoMatches, ScreenStackError):  # before the layout is composed, or once it is gone
+            return False
+
+    @property
     def bot_usable(self) -> bool:
         """Whether bot actions can run at all: the bot exists, is open, and we are not quitting."""
         return self.bot is not None and not self.bot.is_closed() and not self.quitting
@@ -207,8 +220,6 @@ class ConsoleApp(App[int]):
         """Move pending log records into the Logs pane in one batch; notify errors."""
         if not self.is_running:
             return
-        if self.bot is None and self.runtime.bot is not None:
-            self._attach(self.runtime.bot)
         entries = self.log_handler.drain()
         dropped = self.log_handler.take_dropped()
         if not entries and not dropped:
@@ -306,7 +317,7 @@ class ConsoleApp(App[int]):
         if action not in BOT_ACTIONS:
             return True
         home = "extensions" if action in EXTENSION_ACTIONS else "guilds" if action == "sync_guild" else None
-        if home is not None and not parameters and (not self.is_mounted or self.tabs.active != home):
+        if home is not None and not parameters and (not self.panes_mounted or self.tabs.active != home):
             # A pane's own keys while another pane is shown: dimmed, or hidden when the terminal is
             # too narrow for every key to fit in the footer.
             return False if self.has_class("-narrow") else None
@@ -329,7 +340,7 @@ class ConsoleApp(App[int]):
 
     def _update_bindings(self) -> None:
         """Refresh the footer when anything check_action depends on changed (and only then)."""
-        if not self.is_mounted:
+        if not self.panes_mounted:
             return
         selected = self.selected_extension()
         state = (
@@ -374,50 +385,60 @@ class ConsoleApp(App[int]):
 
     # -- actions -------------------------------------------------------------------------------
 
-    def _report(self, result: Outcome) -> None:
+    def _report(self, result: ActionResult) -> None:
         """Show an action's result (the action layer has logged it already)."""
         message = result.describe()
-        if not result.ok and getattr(result, "traceback", None):
+        if isinstance(result, ExtensionResult) and not result.ok and result.traceback:
             message += " (traceback in the Extensions pane)"
         severity: SeverityLevel = "information" if result.ok else "error"
         self.notify(message, severity=severity, timeout=6 if result.ok else 12, markup=False)
 
     @work(group="actions", exit_on_error=False)
-    async def perform(self, action: Callable[..., Awaitable[Outcome]], *args: Any) -> None:
-        """Run one ``bot.actions`` call and report its result."""
+    async def perform(self, action: Callable[[], Awaitable[ActionResult]]) -> None:
+        """Run one ``bot.actions`` call (``lambda: actions.load(name)``) and report its result."""
         with self.notices.operator_action():
-            result = await action(*args)
+            result = await action()
         self._report(result)
         self.refresh_panes()
 
-    def _extension_action(self, verb: str, name: str | None) -> None:
-        name = name or self.selected_extension()
-        if self.bot is not None and name is not None:
-            self.perform(getattr(self.bot.actions, verb), name)
-
     def action_load_extension(self, name: str | None = None) -> None:
         """Load the selected (or named) extension."""
-        self._extension_action("load", name)
+        bot, name = self.bot, name or self.selected_extension()
+        if bot is not None and name is not None:
+            self.perform(lambda: bot.actions.load(name))
 
     def action_unload_extension(self, name: str | None = None) -> None:
         """Unload the selected (or named) extension."""
-        self._extension_action("unload", name)
+        bot, name = self.bot, name or self.selected_extension()
+        if bot is not None and name is not None:
+            self.perform(lambda: bot.actions.unload(name))
 
     def action_reload_extension(self, name: str | None = None) -> None:
         """Reload the selected (or named) extension."""
-        self._extension_action("reload", name)
+        bot, name = self.bot, name or self.selected_extension()
+        if bot is not None and name is not None:
+            self.perform(lambda: bot.actions.reload(name))
 
     def action_reload_all(self) -> None:
-        if self.bot is not None:
-            self.perform(self.bot.actions.reload_all)
+        """Reload every loaded extension."""
+        if (bot := self.bot) is not None:
+            self.perform(bot.actions.reload_all)
 
     def action_toggle_auto_reload(self) -> None:
-        if self.bot is not None:
-            self.perform(self.bot.actions.set_auto_reload, not self.bot.config.model.auto_reload)
+        """Turn hot reload on or off (saved in config.json)."""
+        if (bot := self.bot) is not None:
+            on = not bot.config.model.auto_reload
+            self.perform(lambda: bot.actions.set_auto_reload(on))
 
     def action_backup(self) -> None:
-        if self.bot is not None:
-            self.perform(self.bot.actions.backup)
+        """Back up the database now."""
+        if (bot := self.bot) is not None:
+            self.perform(bot.actions.backup)
+
+    def action_atomictest(self) -> None:
+        """Run the atomic file handler's self-test (the owner command ``atomictest``)."""
+        if (bot := self.bot) is not None:
+            self.perform(bot.actions.atomictest)
 
     def action_sync_commands(self) -> None:
         """Sync slash commands globally, after confirming the plan."""
@@ -437,7 +458,7 @@ class ConsoleApp(App[int]):
             return
         with self.notices.operator_action():
             plan = await bot.actions.plan_sync(guild_id)
-        if not isinstance(plan, SyncPlan):  # an ActionResult: Discord could not be asked
+        if not isinstance(plan, SyncPlan):  # a failed PlainResult: Discord could not be asked
             self._report(plan)
             return
         confirmed = await self.push_screen_wait(SyncPlanScreen(plan))
@@ -502,19 +523,3 @@ class ConsoleApp(App[int]):
     def palette_commands(self) -> list[PaletteCommand]:
         """The console's commands that can run now, for :class:`ConsoleCommands`."""
         return [c for c in console_commands(self.reader, TABS) if self.check_action(c.action, c.parameters)]
-
-
-def run_console(store: ConfigStore, secrets: Secrets, *, sandbox: bool) -> int:
-    """Run the console until the operator quits; return the exit code."""
-    handler = BufferedLogHandler()
-    handler.setFormatter(console_formatter())
-    session = configure_logging(store.model.logging, secrets=[secrets.token], extra_handlers=[handler])
-    install_redaction_boundary(secrets.values_to_redact())  # stdout, stderr, uncaught exceptions
-    store.log_load_notes()
-    try:
-        app = ConsoleApp(BotRuntime(store, secrets, sandbox=sandbox), handler)
-        # What App.run() does (asyncio.run of run_async), on uvloop unless TUI_BOT_LOOP=asyncio.
-        code = event_loop.run(app.run_async())
-        return exit_codes.OK if code is None else code
-    finally:
-        session.close()

@@ -8,55 +8,47 @@ One worker follows the sandbox's event log: it waits for new events (no polling)
 to the pane. The pane then re-reads the channel from the sandbox's world, which is the source of
 truth, and re-renders only the messages that changed. Everything the pane asks of the sandbox runs
 in a worker; a failure becomes a notification and a line in the chat, never an app crash.
+
+The pane's widgets are in :mod:`tui_bot.tui.chat_widgets`, the message line's slash command parser in
+:mod:`tui_bot.tui.slash_line`, how a message looks in :mod:`tui_bot.tui.chat_render` and its CSS in
+``chat.tcss``. What remains here is the pane itself, one widget with many handlers (a little over 400
+lines): its pickers, the event follower, the input and the component clicks share its state.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import shlex
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import tzinfo
 from itertools import islice
-from typing import ClassVar, TypeGuard
+from pathlib import Path
+from typing import ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import HorizontalGroup, Vertical, VerticalGroup, VerticalScroll
-from textual.content import Content
+from textual.containers import HorizontalGroup, Vertical, VerticalScroll
 from textual.message import Message as TextualMessage
 from textual.reactive import var
 from textual.widget import Widget
-from textual.widgets import Button, Input, Select, Static
+from textual.widgets import Button, Input, Select
 from textual.worker import Worker, WorkerState
 
 from tui_bot.sandbox import CallbackType, EventKind, InteractionHandle, Sandbox, SandboxEvent
 from tui_bot.sandbox.world import Channel, Guild, Json, Message
 
-from .chat_render import (
-    ComponentSpec,
-    Directory,
-    component_rows,
-    fingerprint,
-    is_ephemeral,
-    message_renderable,
-)
+from .chat_render import fingerprint, is_ephemeral
+from .chat_widgets import ChatMessage, ChatNotice, ComponentButton, ComponentSelect, MessageView
+from .discord_text import Directory
+from .slash_line import SLASH_HELP, SlashCall, parse_slash
 
 log = logging.getLogger("tui_bot.console.chat")
 
 MAX_SHOWN = 100  # the newest messages of a channel the pane keeps on screen
 INTERACTION_TIMEOUT = 5.0  # seconds to wait for the bot to answer a command, click or pick
 TEXT_CHANNEL_TYPES = (0, 5)  # text and announcement channels: the ones members type in
-SUBCOMMAND_TYPES = (1, 2)  # application command option types for subcommands and groups
 ACTIONS = "chat-actions"  # the worker group of everything the pane asks of the sandbox
-SLASH_HELP = (
-    "Enter sends the message as the chosen member.\n"
-    '/name runs a slash command: options as option:value (quotes group words: reason:"too loud"),\n'
-    "or as plain words filling the options in order (/help ban). //text sends text starting with /."
-)
+CHAT_CSS_PATH = Path(__file__).with_name("chat.tcss")
 MAX_NOTICES = 20  # the pane's own lines (errors) kept per channel
 # Events after which the channel and member pickers may be out of date.
 MEMBERSHIP_EVENTS = frozenset(
@@ -64,214 +56,13 @@ MEMBERSHIP_EVENTS = frozenset(
 )
 
 
-# --- slash command lines --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SlashCall:
-    """A typed slash command: its path (``"config set"``) and options by name, as typed."""
-
-    command: str
-    options: dict[str, str] = field(default_factory=dict)
-
-
-def parse_slash(line: str, commands: Sequence[Json]) -> SlashCall:
-    """Read ``/name [sub] option:value ...`` against the synced command schemas ``commands``.
-
-    ``name:value`` sets an option by name; other words fill the options still unset in the
-    command's order, the last of them taking the remaining words (``/8ball will it rain``).
-    Quotes group words (``reason:"too loud"``). An unknown command keeps only its name, so that the
-    sandbox explains what is synced. Raises ValueError for what cannot be sent.
-    """
-    try:
-        words = shlex.split(line.removeprefix("/"))
-    except ValueError:  # an apostrophe in free text ("isn't") is not a quoting mistake
-        words = line.removeprefix("/").split()
-    if not words:
-        raise ValueError("type a command name after /, e.g. /help")
-    path, rest = [words[0]], words[1:]
-    spec = next((c for c in commands if c["name"] == words[0] and c.get("type", 1) == 1), None)
-    if spec is None:
-        return SlashCall(words[0])
-    schema: list[Json] = spec.get("options") or []
-    while rest and (sub := _subcommand(schema, rest[0])) is not None:
-        path.append(rest.pop(0))
-        schema = sub.get("options") or []
-    names = [o["name"] for o in schema if o.get("type") not in SUBCOMMAND_TYPES]
-    options: dict[str, str] = {}
-    loose: list[str] = []
-    for word in rest:
-        key, colon, value = word.partition(":")
-        if colon and key in names:
-            options[key] = value
-        else:
-            loose.append(word)
-    _fill_positional(options, [n for n in names if n not in options], loose, " ".join(path))
-    return SlashCall(" ".join(path), options)
-
-
-def _subcommand(schema: list[Json], word: str) -> Json | None:
-    return next((o for o in schema if o.get("type") in SUBCOMMAND_TYPES and o["name"] == word), None)
-
-
-def _fill_positional(options: dict[str, str], free: list[str], loose: list[str], command: str) -> None:
-    if not loose:
-        return
-    if not free:
-        raise ValueError(f"/{command} has no option left for {' '.join(loose)!r}")
-    if len(loose) > len(free):
-        loose = [*loose[: len(free) - 1], " ".join(loose[len(free) - 1 :])]
-    options.update(zip(free, loose, strict=False))
-
-
-# --- one message on screen --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MessageView:
-    """How messages are rendered right now: names in the guild, who is looking, which clock."""
-
-    directory: Directory
-    viewer_id: int | None
-    timezone: tzinfo | None = None
-
-
-class ComponentButton(Button):
-    """A button of a bot message; pressing it clicks it in the sandbox as the chosen member."""
-
-    def __init__(self, message_id: int, spec: ComponentSpec) -> None:
-        super().__init__(
-            Content(spec.label),  # Content, not str: a label like "[1/2]" is not markup
-            variant=spec.variant,
-            disabled=spec.disabled,
-            compact=True,
-            tooltip=spec.url,
-        )
-        self.message_id = message_id
-        self.spec = spec
-
-
-class ComponentSelect(Select[str]):
-    """A select menu of a bot message; picking a value picks it in the sandbox as the chosen member.
-
-    Only one value is picked at a time (``max_values`` above one is not offered yet).
-    """
-
-    def __init__(self, message_id: int, spec: ComponentSpec) -> None:
-        super().__init__(
-            [(Text(label), value) for label, value in spec.options],
-            prompt=spec.placeholder,
-            allow_blank=spec.default is None,
-            value=spec.default if spec.default is not None else Select.NULL,
-            disabled=spec.disabled,
-            compact=True,
-        )
-        self.message_id = message_id
-        self.spec = spec
-
-    def show_message_state(self) -> None:
-        """Back to what the message says is selected (Discord's client does so after a pick)."""
-        if self.spec.default is None:
-            self.clear()
-        else:
-            self.value = self.spec.default
-
-
-def component_widget(message_id: int, spec: ComponentSpec) -> Widget:
-    """The Textual widget for one component of message ``message_id``."""
-    if spec.kind == "select":
-        return ComponentSelect(message_id, spec)
-    return ComponentButton(message_id, spec)
-
-
-class ChatMessage(VerticalGroup):
-    """One message: its text and embeds, then a row of widgets per row of components."""
-
-    def __init__(self, message: Message, view: MessageView) -> None:
-        super().__init__(classes="-ephemeral" if is_ephemeral(message) else "")
-        self.message = message
-        self.message_id = message.id
-        self.view = view
-        self.fingerprint = fingerprint(message)
-
-    def compose(self) -> ComposeResult:
-        body = message_renderable(
-            self.message, self.view.directory, viewer_id=self.view.viewer_id, timezone=self.view.timezone
-        )
-        yield Static(body, classes="chat-body")
-        for row in component_rows(self.message.components, self.view.directory):
-            with HorizontalGroup(classes="chat-components"):
-                for spec in row:
-                    yield component_widget(self.message.id, spec)
-
-    @property
-    def components(self) -> list[ComponentButton | ComponentSelect]:
-        """The message's buttons and selects, in order."""
-        return [w for w in self.query("ComponentButton, ComponentSelect") if _is_component(w)]
-
-    async def show(self, message: Message, view: MessageView) -> None:
-        """Re-render after an edit, keeping keyboard focus on the same component if it still works."""
-        focused = self._focused_index()
-        self.message, self.view, self.fingerprint = message, view, fingerprint(message)
-        self.set_class(is_ephemeral(message), "-ephemeral")
-        await self.recompose()
-        if focused is not None:
-            self._refocus(*focused)
-
-    def _focused_index(self) -> tuple[int, str | None] | None:
-        focused = self.screen.focused if self.is_attached else None
-        if focused is None:
-            return None
-        for node in focused.ancestors_with_self:
-            if _is_component(node) and node.message_id == self.message_id:
-                return self.components.index(node), node.spec.custom_id
-        return None
-
-    def _refocus(self, index: int, custom_id: str | None) -> None:
-        # The same component if it is still there and enabled (the help menu's "next" button on page
-        # one), else the enabled one nearest where focus was (on the last page "next" is disabled).
-        widgets = self.components
-        usable = [(i, w) for i, w in enumerate(widgets) if w.focusable]
-        same = [w for _, w in usable if w.spec.custom_id == custom_id and custom_id is not None]
-        if same:
-            same[0].focus()
-        elif usable:
-            min(usable, key=lambda pair: abs(pair[0] - index))[1].focus()
-
-
-def _is_component(node: object) -> TypeGuard[ComponentButton | ComponentSelect]:
-    return isinstance(node, ComponentButton | ComponentSelect)
-
-
-class ChatNotice(Static):
-    """A line from the console itself in the chat (an error, a modal the pane cannot show)."""
-
-    def __init__(self, text: str, channel_id: int | None, *, severity: str = "error") -> None:
-        super().__init__(Text(text), classes=f"chat-notice -{severity}")
-        self.channel_id = channel_id
-
-
-# --- the pane -----------------------------------------------------------------------------------------
-
-
 class ChatPane(Vertical):
     """Talk to the bot in the sandbox as any member of the demo world: pick a channel and a member,
     type messages or ``/commands``, operate the bot's buttons and selects."""
 
-    DEFAULT_CSS = """
-    ChatPane { height: 1fr; }
-    ChatPane #chat-bar { height: auto; padding: 0 1; }
-    ChatPane #chat-bar Select { width: 30; margin-right: 2; }
-    ChatPane #chat-log { height: 1fr; padding: 0 1; }
-    ChatPane ChatMessage { margin-bottom: 1; }
-    ChatPane ChatMessage.-ephemeral { border-left: thick $primary-muted; padding-left: 1; }
-    ChatPane .chat-components { margin-top: 1; }
-    ChatPane .chat-components Button { min-width: 5; width: auto; margin-right: 1; }
-    ChatPane .chat-components Select { width: 44; margin-right: 1; }
-    ChatPane .chat-notice { margin-bottom: 1; }
-    ChatPane .chat-notice.-error { color: $text-error; }
-    ChatPane .chat-notice.-warning { color: $text-warning; }
-    """
+    # In chat.tcss; kept as the widget's default CSS so that any app hosting the pane (the console, a
+    # test's small app) styles it the same, without listing the file in its CSS_PATH.
+    DEFAULT_CSS = CHAT_CSS_PATH.read_text(encoding="utf-8")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("pageup", "scroll_log(-1)", "Scroll up", show=False),
         Binding("pagedown", "scroll_log(1)", "Scroll down", show=False),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Protocol, runtime_checkable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
@@ -37,6 +38,11 @@ def console_commands(reader: BotReader | None, tabs: Sequence[str]) -> list[Pale
         PaletteCommand("Sync slash commands (global)", "s: shows the diff, then asks", "sync_commands"),
         PaletteCommand("Toggle auto-reload", "a: hot reload, saved in config.json", "toggle_auto_reload"),
         PaletteCommand("Back up the database now", "b: a verified online backup in data/", "backup"),
+        PaletteCommand(
+            "Test the atomic file handler",
+            "write, read, cache and concurrency checks (atomictest)",
+            "atomictest",
+        ),
         PaletteCommand("Quit", "q: close the bot cleanly, then leave", "quit"),
     ]
     for number, tab in enumerate(tabs, 1):
@@ -70,13 +76,21 @@ def console_commands(reader: BotReader | None, tabs: Sequence[str]) -> list[Pale
     return commands
 
 
+@runtime_checkable
+class PaletteSource(Protocol):
+    """An app that lists its palette commands (the console; typed here without importing it)."""
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        """The commands that can run now."""
+        ...
+
+
 class ConsoleCommands(Provider):
     """Offers the console's actions that can run now (the same checks that enable key bindings)."""
 
     def _commands(self) -> list[PaletteCommand]:
         # The console app lists them; this provider only presents them.
-        palette_commands = getattr(self.app, "palette_commands", None)
-        return [] if palette_commands is None else palette_commands()
+        return self.app.palette_commands() if isinstance(self.app, PaletteSource) else []
 
     async def discover(self) -> Hits:
         for command in self._commands():

@@ -62,7 +62,7 @@ class BufferedLogHandler(logging.Handler):
 
     def drain(self, limit: int = 2_000) -> list[LogEntry]:
         """Take up to ``limit`` of the oldest pending records."""
-        taken = []
+        taken: list[LogEntry] = []
         entries = self.entries
         while entries and len(taken) < limit:
             taken.append(entries.popleft())

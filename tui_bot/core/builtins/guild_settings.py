@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from tui_bot.config.readers import hidden_character
+from tui_bot.core.hybrid import hybrid_command
 from tui_bot.core.replies import send_reply
 from tui_bot.core.responses import Colour, error_embed, make_embed, success_embed
+
+if TYPE_CHECKING:
+    # discord.py's type for what commands.check() returns; it is not exported elsewhere.
+    from discord.ext.commands._types import Check
+
+    from tui_bot.core.bot import TuiBot  # the bot installs these cogs: no import at run time
 
 MAX_PREFIX_LENGTH = 5
 # A mention (<@id>, <@!id>, <@&id>, <#id>) or a mass ping: as a prefix it would ping or never match.
@@ -42,10 +49,10 @@ def prefix_problem(prefix: str) -> str | None:
     return None
 
 
-def server_managers_only() -> Any:
+def server_managers_only() -> Check[commands.Context[Any]]:
     """Allow the server owner, members with Administrator, and bot owners (the ``config`` rule)."""
 
-    async def predicate(ctx: Any) -> bool:
+    async def predicate(ctx: commands.Context[Any]) -> bool:
         if ctx.guild is None:
             raise commands.NoPrivateMessage()
         if ctx.guild.owner_id == ctx.author.id or await ctx.bot.is_owner(ctx.author):
@@ -76,12 +83,12 @@ def _known_commands(bot: commands.Bot) -> list[str]:
 class ServerSettings(commands.Cog, name="Server settings"):
     """This server's prefix and who may use which command."""
 
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: TuiBot) -> None:
         self.bot = bot
 
     # -- setprefix ------------------------------------------------------------------------------
 
-    @commands.hybrid_command(name="setprefix", description="Set this server's command prefix")
+    @hybrid_command(name="setprefix", description="Set this server's command prefix")
     @commands.guild_only()
     @commands.has_permissions(administrator=True)
     @app_commands.describe(prefix=f"1 to {MAX_PREFIX_LENGTH} characters, no spaces or mentions, e.g. ?")
@@ -92,9 +99,9 @@ class ServerSettings(commands.Cog, name="Server settings"):
         if problem is not None:
             await send_reply(ctx, embed=error_embed("Invalid prefix", problem), kind="error")
             return
-        default = self.bot.config.model.prefix  # type: ignore[attr-defined]
+        default = self.bot.config.model.prefix
         # Choosing the default again removes the server's own prefix: a later change of the default applies.
-        await self.bot.set_guild_prefix(ctx.guild.id, None if prefix == default else prefix)  # type: ignore[attr-defined]
+        await self.bot.set_guild_prefix(ctx.guild.id, None if prefix == default else prefix)
         embed = success_embed(
             "Prefix changed",
             f"Commands in **{discord.utils.escape_markdown(ctx.guild.name)}** now start with `{prefix}`, "
@@ -104,7 +111,7 @@ class ServerSettings(commands.Cog, name="Server settings"):
 
     # -- config ---------------------------------------------------------------------------------
 
-    @commands.hybrid_command(name="config", description="View or set which roles may use a command here")
+    @hybrid_command(name="config", description="View or set which roles may use a command here")
     @commands.guild_only()
     @server_managers_only()
     @app_commands.describe(
@@ -152,7 +159,7 @@ class ServerSettings(commands.Cog, name="Server settings"):
 
     async def _change_rule(self, ctx: commands.Context[Any], name: str, role_text: str) -> None:
         assert ctx.guild is not None
-        rules = self.bot.permission_rules  # type: ignore[attr-defined]
+        rules = self.bot.permission_rules
         word = role_text.lower()
         if word in UNRESTRICT_WORDS:
             await rules.set_unrestricted(ctx.guild.id, name)
@@ -184,7 +191,7 @@ class ServerSettings(commands.Cog, name="Server settings"):
         await send_reply(ctx, embed=embed, kind="success")
 
     async def _all_rules_embed(self, guild: discord.Guild) -> discord.Embed:
-        described = await self.bot.permission_rules.describe_rules(guild)  # type: ignore[attr-defined]
+        described = await self.bot.permission_rules.describe_rules(guild)
         lines = [f"`{name}`: {_rule_text(roles)}" for name, roles in described.items()]
         text = "\n".join(lines) if lines else "No command is restricted to roles in this server."
         embed = make_embed("🔐 Command permissions", text[:4000], colour=Colour.CATEGORIES)
@@ -192,7 +199,7 @@ class ServerSettings(commands.Cog, name="Server settings"):
         return embed
 
     async def _one_rule_embed(self, guild: discord.Guild, name: str) -> discord.Embed:
-        rules = self.bot.permission_rules  # type: ignore[attr-defined]
+        rules = self.bot.permission_rules
         source, refs = await rules.rule_for(guild.id, name)
         if refs:
             where = "set in this server" if source == "guild" else "default from config.json"

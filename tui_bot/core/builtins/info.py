@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -12,10 +12,14 @@ from discord.ext import commands
 
 from tui_bot import __version__
 from tui_bot.core.extensions import ExtensionManager, ExtensionNameError, ExtensionStatus
+from tui_bot.core.hybrid import hybrid_command
 from tui_bot.core.metrics import format_duration
 from tui_bot.core.replies import send_reply
 from tui_bot.core.responses import Colour, error_embed, make_embed
 from tui_bot.logs.redaction import redact
+
+if TYPE_CHECKING:
+    from tui_bot.core.bot import TuiBot  # the bot installs these cogs: no import at run time
 
 INFO_COOLDOWN = (1, 10.0)  # per user: these replies are large embeds
 TOP_SHOWN = 5
@@ -51,7 +55,7 @@ def _ranking(counts: dict[str, int] | list[tuple[str, int]]) -> str:
     return "\n".join(f"`{name}` × {uses}" for name, uses in items) or "none yet"
 
 
-async def stats_embed(bot: Any) -> discord.Embed:
+async def stats_embed(bot: TuiBot) -> discord.Embed:
     """This run's numbers from ``bot.metrics`` and the all-time usage from the database."""
     stats = bot.metrics.get_stats()
     latency = stats["gateway_latency_ms"]
@@ -91,9 +95,9 @@ def error_summary(error: str) -> str:
     return line if len(line) <= ERROR_SUMMARY_LENGTH else line[: ERROR_SUMMARY_LENGTH - 1] + "…"
 
 
-def extensions_embed(bot: Any) -> discord.Embed:
+def extensions_embed(bot: TuiBot) -> discord.Embed:
     """Every extension and its state, for everyone: a failed one's error only as a short summary."""
-    manager: ExtensionManager = bot.extension_manager
+    manager = bot.extension_manager
     statuses = {name: manager.status_of(name) for name in manager.known_names()}
     text = "\n".join(_extension_line(manager, name, status) for name, status in statuses.items())
     text = text or f"No extension in `{manager.package}/` yet."
@@ -105,10 +109,10 @@ def extensions_embed(bot: Any) -> discord.Embed:
     return embed
 
 
-def extension_detail_embed(bot: Any, name: str) -> discord.Embed:
+def extension_detail_embed(bot: TuiBot, name: str) -> discord.Embed:
     """One extension for the bot owner: state, load time, commands, and its last error with the end of
     its traceback (redacted; the console's Extensions pane and the log have the whole of it)."""
-    manager: ExtensionManager = bot.extension_manager
+    manager = bot.extension_manager
     status = manager.status_of(name)
     state = manager.states.get(name)
     lines = [f"{_STATUS_ICONS[status]} {status.value}"]
@@ -135,7 +139,7 @@ def extension_detail_embed(bot: Any, name: str) -> discord.Embed:
     return make_embed(f"🧩 Extension `{name}`", text, colour=colour)
 
 
-def framework_embed(bot: Any) -> discord.Embed:
+def framework_embed(bot: TuiBot) -> discord.Embed:
     """What the framework is, its version and features, and who it credits."""
     embed = make_embed(
         "🤖 tui-bot: a Discord bot framework",
@@ -160,16 +164,16 @@ def framework_embed(bot: Any) -> discord.Embed:
 class Information(commands.Cog):
     """Statistics, extensions and the framework itself."""
 
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: TuiBot) -> None:
         self.bot = bot
 
-    @commands.hybrid_command(name="stats", description="Show the bot's statistics and metrics")
+    @hybrid_command(name="stats", description="Show the bot's statistics and metrics")
     @commands.cooldown(*INFO_COOLDOWN, commands.BucketType.user)
     async def stats(self, ctx: commands.Context[Any]) -> None:
         """Uptime, latency, servers, commands run and the most used commands."""
         await send_reply(ctx, embed=await stats_embed(self.bot))
 
-    @commands.hybrid_command(name="extensions", description="List the extensions and their state")
+    @hybrid_command(name="extensions", description="List the extensions and their state")
     @app_commands.describe(name="An extension: its details and traceback (bot owner only)")
     @commands.cooldown(*INFO_COOLDOWN, commands.BucketType.user)
     async def extensions(self, ctx: commands.Context[Any], name: str | None = None) -> None:
@@ -186,14 +190,14 @@ class Information(commands.Cog):
             await send_reply(ctx, embed=error_embed("Bot owner only", text), kind="error")
             return
         try:
-            bare = self.bot.extension_manager.resolve(name)  # type: ignore[attr-defined]
+            bare = self.bot.extension_manager.resolve(name)
         except ExtensionNameError as error:
             await send_reply(ctx, embed=error_embed("No such extension", str(error)), kind="error")
             return
         # As a slash command only the owner sees it; as a prefix command, where the owner asked.
         await send_reply(ctx, embed=extension_detail_embed(self.bot, bare), ephemeral=True)
 
-    @commands.hybrid_command(
+    @hybrid_command(
         name="discordbotframework",
         aliases=["framework", "botinfo"],
         description="Framework information, version, features and credits",

@@ -1,27 +1,34 @@
-"""Bot-owner commands: ``sync``, ``load``, ``unload``, ``reload`` and ``atomictest``.
+"""Bot-owner commands: ``sync``, ``load``, ``unload``, ``reload``, ``backup``, ``autoreload`` and
+``atomictest``.
 
-They run ``bot.actions``, the code behind the console's keys, so a change made from Discord and one
-made from the terminal behave and log the same way.
+Each one calls one ``bot.actions`` method, the code behind the console's keys, and turns its result into
+an embed: a change made from Discord and one made from the terminal behave and log the same way, and
+the keys and the commands are the same set.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from tui_bot.core.actions import BatchResult
+from tui_bot.core.actions import BatchResult, PlainResult, SelfTestResult
 from tui_bot.core.extensions import ExtensionResult
+from tui_bot.core.hybrid import hybrid_command
 from tui_bot.core.replies import ReplyKind, send_reply
 from tui_bot.core.responses import Colour, error_embed, make_embed, success_embed
 from tui_bot.core.sync import SyncResult
-from tui_bot.storage.selftest import run_atomic_selftest
+
+if TYPE_CHECKING:
+    from tui_bot.core.bot import TuiBot  # the bot installs this cog: no import at run time
 
 TRACEBACK_SHOWN = 900  # characters of a failing extension's traceback shown in Discord (the log has all)
 _PAST = {"load": "loaded", "unload": "unloaded", "reload": "reloaded"}
+
+Redact = Callable[[str], str]
 
 
 def _kind(ok: bool) -> ReplyKind:
@@ -32,7 +39,7 @@ def _names(items: list[str]) -> str:
     return ", ".join(f"`{name}`" for name in items) or "none"
 
 
-def sync_embed(result: SyncResult, redact: Any) -> discord.Embed:
+def sync_embed(result: SyncResult, redact: Redact) -> discord.Embed:
     """What a sync did: the differences it sent, or that there were none."""
     if result.error is not None:
         return error_embed("Sync failed", redact(result.error))
@@ -53,7 +60,7 @@ def sync_embed(result: SyncResult, redact: Any) -> discord.Embed:
     return embed
 
 
-def extension_embed(result: ExtensionResult, redact: Any) -> discord.Embed:
+def extension_embed(result: ExtensionResult, redact: Redact) -> discord.Embed:
     """A load/unload/reload outcome; a failure shows the error and the end of its traceback."""
     if result.ok:
         return success_embed(
@@ -67,7 +74,8 @@ def extension_embed(result: ExtensionResult, redact: Any) -> discord.Embed:
     return error_embed(f"Could not {result.action} `{result.name}`", text)
 
 
-def batch_embed(result: BatchResult, redact: Any) -> discord.Embed:
+def batch_embed(result: BatchResult, redact: Redact) -> discord.Embed:
+    """``reload all``: one line per extension."""
     lines = [
         f"✅ `{r.name}` in {r.seconds * 1000:.0f} ms" if r.ok else f"❌ `{r.name}`: {redact(r.error or '')}"
         for r in result.results
@@ -77,18 +85,55 @@ def batch_embed(result: BatchResult, redact: Any) -> discord.Embed:
     return (success_embed if result.ok else error_embed)(title, text[:4000])
 
 
-class Owner(commands.Cog, name="Bot owner"):
-    """Bot owner tools: slash command sync, extensions, storage self-test."""
+def backup_embed(result: PlainResult, redact: Redact) -> discord.Embed:
+    """The backup file written, or why there is none."""
+    if not result.ok or result.path is None:
+        return error_embed("Backup failed", redact(result.message))
+    return success_embed(
+        "Database backed up",
+        f"Saved `{result.path.name}` next to the database: a verified online backup.",
+    )
 
-    def __init__(self, bot: commands.Bot) -> None:
+
+def auto_reload_embed(result: PlainResult, on: bool, redact: Redact) -> discord.Embed:
+    """Auto-reload turned on or off (and saved), or why it could not be."""
+    if not result.ok:
+        return error_embed("Auto-reload unchanged", redact(result.message))
+    if on:
+        return success_embed(
+            "Auto-reload on", "An extension reloads when its file changes. Saved in config.json."
+        )
+    return success_embed("Auto-reload off", "Extensions reload only when asked. Saved in config.json.")
+
+
+def selftest_embed(result: SelfTestResult) -> discord.Embed:
+    """Each check of the atomic file self-test with its time, and the handler's cache counters."""
+    lines = [
+        f"{'✅' if check.ok else '❌'} **{check.name}** ({check.seconds * 1000:.1f} ms): {check.detail}"
+        for check in result.checks
+    ]
+    build = success_embed if result.ok else error_embed
+    embed = build("Atomic file test passed" if result.ok else "Atomic file test failed", "\n".join(lines))
+    stats = result.stats
+    embed.set_footer(
+        text=f"{len(result.checks)} checks in {result.seconds * 1000:.1f} ms · cache ttl "
+        f"{stats['cache_ttl']:g} s, {stats['hits']} hits / {stats['misses']} misses since start"
+    )
+    return embed
+
+
+class Owner(commands.Cog, name="Bot owner"):
+    """Bot owner tools: slash command sync, extensions, backups, hot reload, storage self-test."""
+
+    def __init__(self, bot: TuiBot) -> None:
         self.bot = bot
 
     def _redact(self, text: str) -> str:
-        return self.bot.error_handler.redact(text)  # type: ignore[attr-defined]
+        return self.bot.error_handler.redact(text)
 
     # -- slash commands -------------------------------------------------------------------------
 
-    @commands.hybrid_command(name="sync", description="Sync slash commands with Discord (owner)")
+    @hybrid_command(name="sync", description="Sync slash commands with Discord (owner)")
     @commands.is_owner()
     @app_commands.default_permissions(administrator=True)
     @app_commands.describe(scope="global (default) or guild (this server's own commands)")
@@ -100,38 +145,38 @@ class Owner(commands.Cog, name="Bot owner"):
             return
         await ctx.defer()  # comparing and syncing can outlast the 3 s Discord gives an interaction
         guild_id = ctx.guild.id if scope == "guild" and ctx.guild else None
-        result = await self.bot.actions.sync(guild_id)  # type: ignore[attr-defined]
+        result = await self.bot.actions.sync(guild_id)
         await send_reply(ctx, embed=sync_embed(result, self._redact), kind=_kind(result.ok))
 
     # -- extensions -----------------------------------------------------------------------------
 
-    @commands.hybrid_command(name="load", description="Load an extension from the extensions folder (owner)")
+    @hybrid_command(name="load", description="Load an extension from the extensions folder (owner)")
     @commands.is_owner()
     @app_commands.default_permissions(administrator=True)
     @app_commands.describe(extension="The extension's name, e.g. example")
     async def load(self, ctx: commands.Context[Any], extension: str) -> None:
         """Load an extension by its name in the extensions folder (no paths)."""
-        await self._extension_action(ctx, "load", extension)
+        await self._reply_extension(ctx, await self.bot.actions.load(extension))
 
-    @commands.hybrid_command(name="unload", description="Unload a loaded extension (owner)")
+    @hybrid_command(name="unload", description="Unload a loaded extension (owner)")
     @commands.is_owner()
     @app_commands.default_permissions(administrator=True)
     @app_commands.describe(extension="The extension's name, e.g. example")
     async def unload(self, ctx: commands.Context[Any], extension: str) -> None:
         """Unload a loaded extension."""
-        await self._extension_action(ctx, "unload", extension)
+        await self._reply_extension(ctx, await self.bot.actions.unload(extension))
 
-    @commands.hybrid_command(name="reload", description="Reload an extension, or all of them (owner)")
+    @hybrid_command(name="reload", description="Reload an extension, or all of them (owner)")
     @commands.is_owner()
     @app_commands.default_permissions(administrator=True)
     @app_commands.describe(extension="The extension's name, or 'all'")
     async def reload(self, ctx: commands.Context[Any], extension: str) -> None:
         """Reload an extension (`reload all` reloads every loaded one); a failure keeps the old version."""
         if extension.strip().lower() == "all":
-            result = await self.bot.actions.reload_all()  # type: ignore[attr-defined]
-            await send_reply(ctx, embed=batch_embed(result, self._redact), kind=_kind(result.ok))
+            batch = await self.bot.actions.reload_all()
+            await send_reply(ctx, embed=batch_embed(batch, self._redact), kind=_kind(batch.ok))
             return
-        await self._extension_action(ctx, "reload", extension)
+        await self._reply_extension(ctx, await self.bot.actions.reload(extension))
 
     @load.autocomplete("extension")
     @unload.autocomplete("extension")
@@ -139,35 +184,39 @@ class Owner(commands.Cog, name="Bot owner"):
     async def _complete_extension(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        names = [*self.bot.extension_manager.discover(), "all"]  # type: ignore[attr-defined]
+        names = [*self.bot.extension_manager.discover(), "all"]
         typed = current.strip().lower()
         return [app_commands.Choice(name=n, value=n) for n in names if typed in n.lower()][:25]
 
-    async def _extension_action(self, ctx: commands.Context[Any], action: str, name: str) -> None:
-        result: ExtensionResult = await getattr(self.bot.actions, action)(name)  # type: ignore[attr-defined]
+    async def _reply_extension(self, ctx: commands.Context[Any], result: ExtensionResult) -> None:
         await send_reply(ctx, embed=extension_embed(result, self._redact), kind=_kind(result.ok))
+
+    @hybrid_command(name="autoreload", description="Turn hot reload of extensions on or off (owner)")
+    @commands.is_owner()
+    @app_commands.default_permissions(administrator=True)
+    @app_commands.describe(state="on: reload an extension when its file changes; off: only when asked")
+    async def autoreload(self, ctx: commands.Context[Any], state: Literal["on", "off"]) -> None:
+        """Turn auto-reload on or off now; the choice is saved in config.json (`auto_reload`)."""
+        on = state == "on"
+        result = await self.bot.actions.set_auto_reload(on)
+        await send_reply(ctx, embed=auto_reload_embed(result, on, self._redact), kind=_kind(result.ok))
 
     # -- storage --------------------------------------------------------------------------------
 
-    @commands.hybrid_command(name="atomictest", description="Test the atomic file handler (owner)")
+    @hybrid_command(name="backup", description="Back up the database now (owner)")
+    @commands.is_owner()
+    @app_commands.default_permissions(administrator=True)
+    async def backup(self, ctx: commands.Context[Any]) -> None:
+        """A verified online backup of the database, next to it in the data folder."""
+        await ctx.defer()  # a large database can take longer than the 3 s an interaction is given
+        result = await self.bot.actions.backup()
+        await send_reply(ctx, embed=backup_embed(result, self._redact), kind=_kind(result.ok))
+
+    @hybrid_command(name="atomictest", description="Test the atomic file handler (owner)")
     @commands.is_owner()
     @app_commands.default_permissions(administrator=True)
     async def atomictest(self, ctx: commands.Context[Any]) -> None:
         """Write, read, cache and concurrency checks of the atomic file handler, with timings."""
         await ctx.defer()
-        # Next to the database: the file system the bot's data actually lives on.
-        data_folder = Path(self.bot.config.model.database.path).parent  # type: ignore[attr-defined]
-        results = await run_atomic_selftest(self.bot.file_handler, data_folder)  # type: ignore[attr-defined]
-        passed = all(result.ok for result in results)
-        lines = [
-            f"{'✅' if r.ok else '❌'} **{r.name}** ({r.seconds * 1000:.1f} ms): {r.detail}" for r in results
-        ]
-        total = sum(r.seconds for r in results) * 1000
-        build = success_embed if passed else error_embed
-        embed = build("Atomic file test passed" if passed else "Atomic file test failed", "\n".join(lines))
-        stats = self.bot.file_handler.stats()  # type: ignore[attr-defined]
-        embed.set_footer(
-            text=f"{len(results)} checks in {total:.1f} ms · cache ttl {stats['cache_ttl']:g} s, "
-            f"{stats['hits']} hits / {stats['misses']} misses since start"
-        )
-        await send_reply(ctx, embed=embed, kind=_kind(passed))
+        result = await self.bot.actions.atomictest()
+        await send_reply(ctx, embed=selftest_embed(result), kind=_kind(result.ok))

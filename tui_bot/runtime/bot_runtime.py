@@ -1,25 +1,27 @@
 """One run of the bot: the local Discord in sandbox mode, the endpoints, the bot, and its shutdown.
 
 The console and headless mode both drive a ``BotRuntime``; it owns no terminal and imports no Textual.
+Whoever shows the bot (the console) is told when it exists through :meth:`BotRuntime.on_bot_created`,
+instead of looking for it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import discord
 
 from tui_bot import exit_codes
 from tui_bot.config.env import Secrets
 from tui_bot.config.store import ConfigStore
-from tui_bot.core import shutdown
 from tui_bot.core.bot import TuiBot, create_bot
-from tui_bot.core.endpoints import EndpointError, apply_endpoints, restore_endpoints
 from tui_bot.core.lifecycle import DEFAULT_SHUTDOWN_TIMEOUT
 from tui_bot.core.watchdog import BlockSite, LoopWatchdog, site_in_frames, suspended_frames
+from tui_bot.runtime import shutdown
+from tui_bot.runtime.endpoints import EndpointError, apply_endpoints, restore_endpoints
 from tui_bot.storage import DatabaseError
 
 if TYPE_CHECKING:
@@ -27,14 +29,30 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tui_bot.runtime")
 
+BotCreatedHook = Callable[[TuiBot], object]  # what it returns is ignored
+
 
 class BotRuntime:
-    """Builds and runs the bot for one process run; ``stop()`` ends it cleanly from anywhere."""
+    """Builds and runs the bot for one process run; ``stop()`` ends it cleanly from anywhere.
 
-    def __init__(self, config: ConfigStore, secrets: Secrets, *, sandbox: bool = False) -> None:
+    ``sandbox``: run against a local Discord started for this run. ``bot_options``: extra keyword
+    arguments for :func:`~tui_bot.core.bot.create_bot` (discord.py's client options; the tests pass
+    ``guild_ready_timeout=0.05`` so that on_ready comes without discord.py's 2 s wait).
+    """
+
+    def __init__(
+        self,
+        config: ConfigStore,
+        secrets: Secrets,
+        *,
+        sandbox: bool = False,
+        bot_options: Mapping[str, Any] | None = None,
+    ) -> None:
         self.config = config
         self.secrets = secrets
         self.use_sandbox = sandbox
+        self.bot_options: dict[str, Any] = dict(bot_options or {})
+        self._bot_created_hooks: list[BotCreatedHook] = []
         self.sandbox: Sandbox | None = None
         self.bot: TuiBot | None = None
         self.exit_code = exit_codes.OK
@@ -45,6 +63,20 @@ class BotRuntime:
         self._closing: asyncio.Task[None] | None = None  # the bot's close(), begun by stop()
         self._close_by = 0.0  # loop time after which stop() stops waiting for it
         self.close_cut_short = False  # whether stop() gave up waiting for the close
+
+    def on_bot_created(self, hook: BotCreatedHook) -> None:
+        """Call ``hook(bot)`` as soon as the bot of this run exists, before it connects.
+
+        Called in the event loop, from :meth:`run`; a hook that raises is logged and does not stop the run.
+        """
+        self._bot_created_hooks.append(hook)
+
+    def _tell_bot_created(self, bot: TuiBot) -> None:
+        for hook in self._bot_created_hooks:
+            try:
+                hook(bot)
+            except Exception:
+                log.exception("A listener of the bot's creation failed")
 
     async def _start_sandbox(self) -> tuple[str, set[int]]:
         from tui_bot.sandbox import Sandbox, demo_world
@@ -79,11 +111,12 @@ class BotRuntime:
                     api_base or "(Discord)",
                     gateway_url or "(Discord)",
                 )
-            self.bot = create_bot(self.config, owner_ids=owners)
+            self.bot = create_bot(self.config, owner_ids=owners, **self.bot_options)
             self._watch_the_loop(self.bot)
             if self.sandbox is not None:
                 self.bot.add_listener(self._sync_sandbox_commands, "on_ready")
             self._bot_created.set()
+            self._tell_bot_created(self.bot)
             async with self.bot:
                 await self.bot.start(token)
             # start() returns as soon as a close() begun elsewhere (stop()) has disconnected; wait for
@@ -229,82 +262,3 @@ class BotRuntime:
             log.error("Shutdown: not saved: %s Nor the shutdown backup.", error)
         else:
             log.warning("Shutdown: the command usage counts were saved; not saved: the shutdown backup")
-
-
-async def run_headless(runtime: BotRuntime) -> int:
-    """Run with SIGINT/SIGTERM handled as a clean shutdown (for servers and systemd).
-
-    The shutdown is bounded (see :mod:`tui_bot.core.shutdown`): a second signal ends the process at once
-    (exit code 128 + the signal number), and tasks left behind that ignore cancellation do not keep it
-    alive.
-    """
-    loop = asyncio.get_running_loop()
-    stop_requested = asyncio.Event()
-    signals = shutdown.StopSignals(loop, lambda _name: stop_requested.set(), runtime.shutdown_bound)
-    signals.install()
-    try:
-        run_task = asyncio.create_task(runtime.run(), name="tui-bot:run")
-        signal_task = asyncio.create_task(stop_requested.wait(), name="tui-bot:signals")
-        await asyncio.wait({run_task, signal_task}, return_when=asyncio.FIRST_COMPLETED)
-        if signal_task.done():
-            log.info("%s received: closing the bot", signals.received or "Signal")
-            await runtime.stop()
-        else:
-            signal_task.cancel()
-        code = await _run_result(run_task, runtime)
-        # What follows is the event loop's own clean-up (cancelling tasks, joining executor threads).
-        shutdown.arm_process_deadline(shutdown.TEARDOWN_GRACE_SECONDS, "the event loop's clean-up")
-        await _end_leftover_tasks(runtime, code)
-        return code
-    finally:
-        signals.restore()
-
-
-async def _run_result(run_task: asyncio.Task[int], runtime: BotRuntime) -> int:
-    """The run's exit code once it has ended. After a close cut short, run() may never end on its own
-    (it waits for that close): it is cancelled."""
-    grace = shutdown.LEFTOVER_TASK_GRACE_SECONDS if runtime.close_cut_short else shutdown.CLOSE_GRACE_SECONDS
-    await asyncio.wait({run_task}, timeout=grace)
-    for _ in range(3):  # each cancel interrupts one await; run() awaits a few things on its way out
-        if run_task.done():
-            break
-        run_task.cancel()
-        await asyncio.wait({run_task}, timeout=shutdown.LEFTOVER_TASK_GRACE_SECONDS)
-    if run_task.done() and not run_task.cancelled():
-        return run_task.result()
-    log.error("The bot's run did not end by itself and was cancelled")
-    if runtime.exit_code == exit_codes.OK:
-        runtime.exit_code = exit_codes.SHUTDOWN_FORCED
-    return runtime.exit_code
-
-
-async def _end_leftover_tasks(runtime: BotRuntime, code: int) -> None:
-    """Cancel the tasks still running, as asyncio.run() does next, but without waiting for ever for
-    those that ignore cancellation (an extension's): they are named and the process ends."""
-    current = asyncio.current_task()
-    tasks = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
-    if not tasks:
-        return
-    for task in tasks:
-        task.cancel()
-    await asyncio.wait(tasks, timeout=shutdown.LEFTOVER_TASK_GRACE_SECONDS)
-    stuck = [task for task in tasks if not task.done()]
-    if not stuck:
-        return
-    names = []
-    for task in stuck:
-        site = None
-        if runtime.bot is not None:
-            manager = runtime.bot.extension_manager
-            site = site_in_frames(suspended_frames(task)[::-1], manager.directory, manager.name_for_path)
-        names.append(f"{task.get_name()!r}" + (f" at {site.describe()}" if site is not None else ""))
-    log.warning(
-        "Task(s) still running after the shutdown ignore cancellation: %s; ending the process without them",
-        ", ".join(names),
-    )
-    # The loop's own worker threads are not the extensions' threads: end them before naming what is left.
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(shutdown.LEFTOVER_TASK_GRACE_SECONDS):
-            await asyncio.get_running_loop().shutdown_default_executor()
-    shutdown.report_leftover_threads()
-    shutdown.hard_exit(code)
