@@ -1,5 +1,8 @@
 """The bot's SQLite database: one long-lived aiosqlite connection, migrations, batched stats, backups.
 
+(A little over 400 lines: :class:`Database` is the one API extension authors use, ``bot.db``; opening and
+refusing a file live in ``opening.py``, migrations and backups in their own modules.)
+
 Usage::
 
     db = Database("data/bot.db")

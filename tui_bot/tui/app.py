@@ -6,6 +6,11 @@ message (the bot's creation, posted by the runtime; the connection state, posted
 listeners) or a snapshot the app reads on a timer (logs every 0.1 s in batches, the shown pane and the
 status bar every second). Every operator action calls the same ``bot.actions`` method as the Discord
 owner commands, in a worker, and its result becomes a notification.
+
+Why this module is over 400 lines: it is Textual's one ``App`` class, and Textual wants its key
+bindings, ``action_*`` methods, ``check_action`` and message handlers on that class. Each action is a
+few lines handing over to ``bot.actions``; the panes, the palette, the dialogs, the factory and the log
+plumbing live in their own modules.
 """
 
 from __future__ import annotations
