@@ -65,7 +65,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
         os.chdir(folder)
-        shutil.copytree(REPO / "extensions", Path(folder) / "extensions")
+        shutil.copytree(REPO / "tui_bot" / "starter" / "extensions", Path(folder) / "extensions")
         store = ConfigStore.load(Path(folder) / "config.json")
         handler = BufferedLogHandler()
         handler.setFormatter(console_formatter())

@@ -93,7 +93,9 @@ async def setup(bot):
 
 async def start_bot(harness: BotHarness, **config: Any) -> None:
     for name in ("moderation", "fun"):
-        harness.write_extension(name, (REPO / "extensions" / f"{name}.py").read_text(encoding="utf-8"))
+        harness.write_extension(
+            name, (REPO / "tui_bot" / "starter" / "extensions" / f"{name}.py").read_text(encoding="utf-8")
+        )
     harness.write_extension("owner_tools", OWNER_TOOLS)
     harness.write_extension("paging", PAGING)
     await harness.start(command_permissions={"8ball": ["Moderator"]}, **config)

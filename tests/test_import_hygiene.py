@@ -32,7 +32,7 @@ def layer_of(module: str) -> str:
     if parts[0] != "tui_bot" or len(parts) < 2:
         raise ValueError(f"not a tui_bot module: {module}")
     room = parts[1]
-    if room in ("cli", "__main__", "tui"):
+    if room in ("cli", "__main__", "tui", "scaffold", "starter"):  # starter: the extensions `init` copies
         return "console"
     if room in LAYERS or room == "sandbox":
         return room

@@ -332,7 +332,10 @@ async def test_help_menu_lists_only_what_each_member_may_run(harness: BotHarness
 
 async def test_moderation_converters_fetch_members_who_never_spoke(harness: BotHarness) -> None:
     sb = harness.sandbox
-    harness.write_extension("moderation", (REPO / "extensions" / "moderation.py").read_text(encoding="utf-8"))
+    harness.write_extension(
+        "moderation",
+        (REPO / "tui_bot" / "starter" / "extensions" / "moderation.py").read_text(encoding="utf-8"),
+    )
     bot = await harness.start(cooldowns={"default_rate": 100, "default_per": 1})
     guild = sb.find_guild()
     bob = sb.world.find_member(guild, "bob")

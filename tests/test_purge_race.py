@@ -30,7 +30,10 @@ HOLD_MS = 500  # long enough for the test to delete messages while the bot's req
 @pytest.fixture
 async def bot_harness(harness: BotHarness) -> BotHarness:
     """The bot with the shipped moderation extension; alice is a Moderator (Manage Messages)."""
-    harness.write_extension("moderation", (REPO / "extensions" / "moderation.py").read_text(encoding="utf-8"))
+    harness.write_extension(
+        "moderation",
+        (REPO / "tui_bot" / "starter" / "extensions" / "moderation.py").read_text(encoding="utf-8"),
+    )
     bot = await harness.start()
     await bot.tree.sync()
     return harness

@@ -29,7 +29,9 @@ KICK_MEMBERS = 1 << 1
 async def bot_harness(harness: BotHarness) -> BotHarness:
     """The bot with both shipped extensions loaded; cooldowns loose enough for many invocations."""
     for name in ("moderation", "fun"):
-        harness.write_extension(name, (REPO / "extensions" / f"{name}.py").read_text(encoding="utf-8"))
+        harness.write_extension(
+            name, (REPO / "tui_bot" / "starter" / "extensions" / f"{name}.py").read_text(encoding="utf-8")
+        )
     bot = await harness.start(cooldowns={"default_rate": 100, "default_per": 1})
     await bot.tree.sync()
     return harness

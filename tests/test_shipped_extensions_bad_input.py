@@ -171,7 +171,9 @@ async def bot_harness(harness: BotHarness) -> BotHarness:
     zed = User(world.snowflakes(), "zed", "Zed")
     world.users[zed.id] = zed
     for name in ("moderation", "fun", "example"):
-        harness.write_extension(name, (REPO / "extensions" / f"{name}.py").read_text(encoding="utf-8"))
+        harness.write_extension(
+            name, (REPO / "tui_bot" / "starter" / "extensions" / f"{name}.py").read_text(encoding="utf-8")
+        )
     bot = await harness.start(replies={"delete_after": 0})
     await bot.tree.sync()
     return harness

@@ -2,7 +2,8 @@
 
 ``tui-bot`` opens the console; ``--headless`` runs without it (and never imports Textual);
 ``--sandbox`` runs against the built-in local Discord instead of discord.com; ``tui-bot sandbox serve``
-runs that local Discord alone (see ``tui_bot.sandbox.serve``).
+runs that local Discord alone (see ``tui_bot.sandbox.serve``); ``tui-bot init [DIR]`` sets up a bot folder and
+``tui-bot invite`` prints the link that adds the bot to a server (see ``tui_bot.scaffold``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 from tui_bot import __version__, exit_codes
 
 if TYPE_CHECKING:
+    from tui_bot.config import ConfigStore
     from tui_bot.runtime import BotRuntime
 
 
@@ -25,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tui-bot",
         description="Run a Discord bot with a live terminal console. "
         "Paths are relative to the working directory.",
-        epilog="'tui-bot sandbox serve --help': the built-in local Discord alone, for other bots.",
+        epilog="'tui-bot init [DIR]': a new bot folder. 'tui-bot invite': the link that adds the bot to a "
+        "server. 'tui-bot sandbox serve --help': the built-in local Discord alone, for other bots.",
     )
     parser.add_argument(
         "--sandbox", action="store_true", help="run against the built-in local Discord (no token needed)"
@@ -98,6 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui_bot.sandbox.serve import sandbox_main
 
         return sandbox_main(arguments[1:])
+    if arguments[:1] == ["init"]:
+        return init_main(arguments[1:])
+    if arguments[:1] == ["invite"]:
+        return invite_main(arguments[1:])
     args = build_parser().parse_args(arguments)
     if args.check_config:
         return check_config(args.config, args.env_file, sandbox=args.sandbox)
@@ -109,6 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets = read_env(args.env_file, require_secrets=not args.sandbox)
     except (ConfigFileError, EnvError) as error:
         return _fail(str(error))
+
+    if args.sandbox:
+        code = _starter_extensions_if_missing(store)
+        if code != exit_codes.OK:
+            return code
 
     from tui_bot.runtime import BotRuntime, shutdown
 
@@ -123,6 +135,122 @@ def main(argv: Sequence[str] | None = None) -> int:
     if shutdown.report_leftover_threads():  # logging is closed by now: this goes to stderr
         shutdown.hard_exit(code)
     return code
+
+
+def _starter_extensions_if_missing(store: ConfigStore) -> int:
+    """``--sandbox`` in a folder without an extensions folder: create it with the starter extensions, so
+    there is something to try; said in the log once logging is set up."""
+    from tui_bot.scaffold import ScaffoldError, install_starter_extensions
+
+    directory = Path(store.model.extensions.directory)
+    if directory.exists():
+        return exit_codes.OK
+    try:
+        names = install_starter_extensions(directory)
+    except (ScaffoldError, OSError) as error:
+        return _fail(f"could not create {directory} with the starter extensions: {error}")
+    store.notes.append(f"No {directory} folder: created it with the starter extensions ({', '.join(names)})")
+    return exit_codes.OK
+
+
+def init_main(argv: Sequence[str]) -> int:
+    """``tui-bot init [DIR]``: a ready bot folder (extensions/ and a commented .env), then the next steps."""
+    from tui_bot.scaffold import ScaffoldError, init_bot_folder
+
+    parser = argparse.ArgumentParser(
+        prog="tui-bot init",
+        description="Create a bot folder: extensions/ with the starter extensions (example, fun, moderation) "
+        "and a commented .env. Never overwrites a file.",
+    )
+    parser.add_argument("folder", nargs="?", type=Path, default=Path("."), help="default: the current folder")
+    folder: Path = parser.parse_args(argv).folder
+    try:
+        created = init_bot_folder(folder)
+    except (ScaffoldError, OSError) as error:
+        print(f"tui-bot init: {error}", file=sys.stderr)
+        return exit_codes.CRITICAL
+    shown = "." if folder == Path(".") else str(folder)
+    print(f"Created in {shown}:")
+    print(f"  extensions/    the starter extensions: {', '.join(created.extensions)} (edit or delete them)")
+    print("  .env           DISCORD_TOKEN and BOT_OWNER_ID, empty, with where to get them")
+    print()
+    print("Next:")
+    if shown != ".":
+        print(f"  cd {shown}")
+    print("  tui-bot --sandbox    try the bot now against the built-in local Discord (no token needed)")
+    print(
+        "  then: create the bot in https://discord.com/developers/applications, put its token and your user"
+    )
+    print(
+        "  id in .env, run 'tui-bot invite' and open the link to add the bot to your server, then 'tui-bot'"
+    )
+    return exit_codes.OK
+
+
+def invite_main(argv: Sequence[str]) -> int:
+    """``tui-bot invite [--client-id ID]``: the OAuth2 link that adds this bot to a server."""
+    from tui_bot.scaffold import client_id_from_token, invite_permissions, invite_url, permission_labels
+
+    parser = argparse.ArgumentParser(
+        prog="tui-bot invite",
+        description="Print the link that adds the bot to a server, with the slash-command scope and the "
+        "permissions its enabled features need.",
+    )
+    parser.add_argument(
+        "--client-id",
+        type=int,
+        metavar="ID",
+        help="the application id (default: read from DISCORD_TOKEN in .env)",
+    )
+    parser.add_argument("--config", type=Path, default=Path("config.json"), metavar="PATH")
+    parser.add_argument("--env-file", type=Path, default=Path(".env"), metavar="PATH")
+    args = parser.parse_args(argv)
+    client_id: int | None = args.client_id
+    if client_id is None:
+        from tui_bot.config import EnvError, read_env
+
+        try:
+            token = read_env(args.env_file, require_secrets=False).token
+        except EnvError as error:
+            return _fail(str(error))
+        client_id = client_id_from_token(token) if token else None
+        if client_id is None:
+            where = "is not set" if not token else "does not look like a bot token"
+            return _fail(
+                f"DISCORD_TOKEN in {args.env_file} {where}: pass --client-id ID (Developer Portal -> your "
+                "application -> General Information -> Application ID)"
+            )
+    moderation = _moderation_enabled(args.config)
+    if moderation is None:
+        return exit_codes.CONFIG_ERROR
+    permissions = invite_permissions(moderation=moderation)
+    print(f"Open this link to add the bot (application {client_id}) to a server you manage:")
+    print(f"  {invite_url(client_id, permissions)}")
+    print("Scopes: bot, applications.commands (slash commands)")
+    print(f"Permissions ({permissions.value}): {', '.join(permission_labels(permissions))}")
+    if not moderation:
+        print(
+            "(Kick Members, Ban Members and Manage Messages are left out: the moderation extension is off.)"
+        )
+    return exit_codes.OK
+
+
+def _moderation_enabled(config_path: Path) -> bool | None:
+    """Whether the moderation extension is in the extensions folder and not blacklisted (None: bad config,
+    said on stderr)."""
+    from tui_bot.config import ConfigFileError, ConfigStore
+    from tui_bot.config.model import ExtensionsConfig
+
+    extensions = ExtensionsConfig()
+    if config_path.exists():
+        try:
+            extensions = ConfigStore.load(config_path, create=False).model.extensions
+        except ConfigFileError as error:
+            _fail(str(error))
+            return None
+    directory = Path(extensions.directory)
+    present = (directory / "moderation.py").is_file() or (directory / "moderation" / "__init__.py").is_file()
+    return present and "moderation" not in extensions.blacklist
 
 
 def _run_headless(runtime: BotRuntime) -> int:

@@ -135,6 +135,8 @@ class ConfigStore:
         self.created = created
         #: Leftovers of interrupted saves removed by :meth:`load` (logged by :meth:`log_load_notes`).
         self.removed_temp_files = removed_temp_files or []
+        #: What the command line did before logging was configured (logged at INFO by :meth:`log_load_notes`).
+        self.notes: list[str] = []
         self._save_lock = asyncio.Lock()
 
     @property
@@ -192,6 +194,8 @@ class ConfigStore:
             log.info("Generated %s with the default settings", self.path)
         for leftover in self.removed_temp_files:
             log.info("Removed a temporary file left by an interrupted save: %s", leftover)
+        for note in self.notes:
+            log.info(note)
         for warning in self.warnings:
             log.warning(warning)
 

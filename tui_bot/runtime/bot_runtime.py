@@ -22,6 +22,7 @@ from tui_bot.core.lifecycle import DEFAULT_SHUTDOWN_TIMEOUT
 from tui_bot.core.watchdog import BlockSite, LoopWatchdog, site_in_frames, suspended_frames
 from tui_bot.runtime import shutdown
 from tui_bot.runtime.endpoints import EndpointError, apply_endpoints, restore_endpoints
+from tui_bot.runtime.unreachable import unreachable_message
 from tui_bot.storage import DatabaseError
 
 if TYPE_CHECKING:
@@ -143,8 +144,12 @@ class BotRuntime:
         except DatabaseError as error:
             log.critical("%s", error)
             self.exit_code = exit_codes.CRITICAL
-        except Exception:
-            log.critical("The bot stopped on an unexpected error", exc_info=True)
+        except Exception as error:
+            unreachable = unreachable_message(error, discord.http.Route.BASE)
+            if unreachable is not None:
+                log.critical("%s", unreachable)  # one line: a traceback through aiohttp tells nothing more
+            else:
+                log.critical("The bot stopped on an unexpected error", exc_info=True)
             self.exit_code = exit_codes.CRITICAL
         finally:
             self._bot_created.set()

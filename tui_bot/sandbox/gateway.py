@@ -56,6 +56,11 @@ from .world import (
 
 log = logging.getLogger(__name__)
 
+# Seconds between receiving a HEARTBEAT and sending its ACK: a stand-in for Discord's network delay,
+# several times the interpreter's thread switch interval (5 ms) so discord.py's keep-alive thread has
+# recorded its send by then (see _on_payload). It is most of the latency a bot shows on the sandbox.
+HEARTBEAT_ACK_DELAY = 0.02
+
 DEFAULT_RESUME_TIMEOUT = 60.0  # seconds a disconnected session stays resumable
 
 
@@ -66,13 +71,14 @@ class GatewayHub:
     connection went away less than :attr:`resume_timeout` seconds ago (they buffer dispatches for a
     RESUME). :attr:`recommended_shards` is what ``GET gateway/bot`` reports. :attr:`compressions` is the
     set of ``compress=`` values honoured for new connections (remove ``"zstd-stream"`` to have zstd
-    clients served plain text frames).
+    clients served plain text frames). :attr:`heartbeat_ack_delay` is how long (s) a HEARTBEAT_ACK waits.
     """
 
     def __init__(self, world: World, events: EventLog, *, heartbeat_interval_ms: int = 41250) -> None:
         self.world = world
         self.events = events
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.heartbeat_ack_delay = HEARTBEAT_ACK_DELAY
         self.sessions: list[GatewaySession] = []
         self.resume_timeout = DEFAULT_RESUME_TIMEOUT
         self.recommended_shards = 1
@@ -274,6 +280,14 @@ class GatewayHub:
     async def _on_payload(self, session: GatewaySession, op: Op | int, d: Any, request: web.Request) -> None:
         if op is Op.HEARTBEAT:
             session.heartbeats += 1
+            # discord.py records when it sent a heartbeat (KeepAliveHandler._last_send) in its keep-alive
+            # thread, only after the loop has finished the send and the thread has got the GIL back. An ACK
+            # answered at once over loopback can be handled on the loop first: latency is then measured
+            # from the previous heartbeat (~41 s, "Can't keep up ... behind"). Discord's network delay
+            # covers that gap; this pause plays its part. Awaited here rather than in a task, so
+            # the ACK still leaves before anything this client sends next is handled (a RESUME moves
+            # the connection onto another session).
+            await asyncio.sleep(self.heartbeat_ack_delay)
             await session.send(Op.HEARTBEAT_ACK)
         elif op is Op.IDENTIFY:
             await self._identify(session, d or {}, request)
