@@ -343,6 +343,11 @@ async def test_path_escaping_names_are_refused(harness: BotHarness) -> None:
         embed = await embed_of(harness, "operator", f"!load {name}")
         assert embed["title"].startswith("❌ Could not load"), name
         assert "is not an extension name" in embed["description"], name
+        # The refusal names the one dotted form that is accepted, so it never contradicts itself.
+        assert ".example')" in embed["description"], name
+    harness.write_extension("greeter", GREETER)
+    loaded = await embed_of(harness, "operator", f"!load {harness.extensions.name}.greeter")
+    assert loaded["title"].startswith("✅"), loaded
     outside = await embed_of(harness, "operator", "!load os")
     assert "there is no extension 'os'" in outside["description"]
     assert "os" not in harness.bot.extensions  # type: ignore[union-attr]

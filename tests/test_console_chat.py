@@ -32,7 +32,7 @@ from tui_bot.tui.chat import ChatPane
 from tui_bot.tui.chat_render import as_text, component_rows, message_renderable
 from tui_bot.tui.chat_widgets import ChatMessage, ChatNotice, ComponentButton, ComponentSelect
 from tui_bot.tui.discord_text import Directory, discord_markdown, embed_panel
-from tui_bot.tui.slash_line import SlashCall, parse_slash
+from tui_bot.tui.slash_line import SlashCall, mention_names, parse_slash
 
 SIZE = (110, 60)  # tall enough that the whole help menu and its buttons are on screen to be clicked
 EPHEMERAL = 64
@@ -59,7 +59,9 @@ class ChatApp(App[None]):
 
 
 def text_of(widget: ChatMessage) -> str:
-    return as_text(widget.query_one(".chat-body", Static).content)
+    # A message being re-rendered (an edit, a deletion) has no body for a moment: it reads as empty.
+    body = next(widget.query(".chat-body").results(Static), None)
+    return "" if body is None else as_text(body.content)
 
 
 def shown(pane: ChatPane) -> list[ChatMessage]:
@@ -298,13 +300,15 @@ async def test_channels_and_members_follow_the_world(harness: BotHarness) -> Non
         hello = await message_with(pilot, pane, "hello from Alice")
         assert [w.message.content for w in shown(pane)] == ["hello from **Alice**"]
         assert "Message #bot-commands as Operator" in str(app.query_one("#chat-input", Input).placeholder)
-        # Deleted in the world (by a bot or a moderator): gone from the pane.
+        # Deleted in the world (by a bot or a moderator): still shown, marked as deleted.
         deleted = asyncio.ensure_future(sb.wait_for_event("message_delete"))
         assert harness.bot is not None
         channel = harness.bot.get_channel(sb.world.find_channel("bot-commands").id)
         await channel.get_partial_message(hello.message_id).delete()  # type: ignore[union-attr]
         await deleted
-        await wait_until(lambda: not shown(pane), what="the deletion", pilot=pilot)
+        await wait_until(lambda: "(deleted)" in text_of(hello), what="the deletion", pilot=pilot)
+        assert shown(pane) == [hello] and hello.has_class("-deleted")
+        assert text_of(hello).splitlines()[0].endswith("(deleted)")
 
         # Someone joins: the member picker offers them at once.
         picker = app.query_one("#chat-member", Select)
@@ -316,6 +320,179 @@ async def test_channels_and_members_follow_the_world(harness: BotHarness) -> Non
         await type_line(pilot, "hi, I'm new")
         said = await message_with(pilot, pane, "hi, I'm new")
         assert text_of(said).startswith("carol")
+
+
+CHATTY = """
+from discord.ext import commands
+
+
+class Chatty(commands.Cog):
+    \"\"\"Replies to read in the chat.\"\"\"
+
+    @commands.command()
+    async def ping(self, ctx):
+        \"\"\"Pong.\"\"\"
+        await ctx.send("pong")
+
+    @commands.hybrid_command(description="Say something, then take it back")
+    async def flash(self, ctx):
+        \"\"\"Say something, then take it back.\"\"\"
+        await ctx.send("now you see me", ephemeral=True, delete_after=0.3)
+
+
+async def setup(bot):
+    await bot.add_cog(Chatty())
+"""
+
+
+async def start_chatty_bot(harness: BotHarness) -> None:
+    harness.write_extension("chatty", CHATTY)
+    await start_bot(harness)
+
+
+async def test_the_input_keeps_the_keyboard_and_up_and_esc_reach_the_replies(harness: BotHarness) -> None:
+    await start_bot(harness)
+    app = ChatApp(harness.sandbox)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(ChatPane)
+        field = app.query_one("#chat-input", Input)
+        await wait_until(lambda: app.focused is field, what="the input focused when shown", pilot=pilot)
+        await pilot.press(*"!help", "enter")  # no click, no Tab: the keys go to the input
+        menu = await message_with(pilot, pane, "📖 Help")
+        assert app.focused is field and field.value == ""  # still typing after sending
+
+        # Up from the empty input: the newest reply's last button or select.
+        await pilot.press("up")
+        assert app.focused is component(menu, "help:category")
+        await pilot.press("escape")
+        assert app.focused is field
+        # Shift+Tab from the input goes there too; Esc comes back from a picker as well.
+        await pilot.press("shift+tab")
+        assert app.focused is component(menu, "help:category")
+        app.query_one("#chat-member", Select).focus()
+        await pilot.press("escape")
+        assert app.focused is field
+        # With text in the input, Up is not a way out of it.
+        await pilot.press("x", "up")
+        assert app.focused is field and field.value == "x"
+
+        # Picking a member with the keyboard puts the cursor back in the input, ready to write.
+        await choose(pilot, app.query_one("#chat-member", Select), "Alice")
+        await wait_until(lambda: app.focused is field, what="back to the input", pilot=pilot)
+        assert "as Alice" in str(field.placeholder)
+
+
+async def test_new_messages_below_a_scrolled_up_view_are_announced() -> None:
+    sb = frozen_sandbox()
+    general = sb.world.find_channel("general")
+    for number in range(40):
+        sb.world.create_message(general, sb.world.find_user("alice"), f"message {number}")
+    app = ChatApp(sb, timezone=UTC)
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = app.query_one(ChatPane)
+        chat_log = app.query_one("#chat-log")
+        marker = app.query_one("#chat-unseen")
+
+        def at_bottom() -> bool:
+            return chat_log.scroll_y == chat_log.max_scroll_y > 0
+
+        def caught_up() -> bool:
+            return at_bottom() and not marker.display
+
+        async def scroll_up() -> float:
+            """Page up, and where the view stops (PageUp scrolls with an animation)."""
+            await pilot.press("pageup")
+            await wait_until(
+                lambda: chat_log.scroll_y == chat_log.scroll_target_y < chat_log.max_scroll_y,
+                what="scrolled up",
+                pilot=pilot,
+            )
+            return chat_log.scroll_y
+
+        async def arrives(text: str) -> ChatMessage:
+            await sb.send_message("bob", "general", text)
+            return await message_with(pilot, pane, text)
+
+        await wait_until(at_bottom, what="the newest message in view", pilot=pilot)
+        # At the bottom, a new message keeps the view there; no marker.
+        await arrives("first reply")
+        await wait_until(at_bottom, what="the view following the new message", pilot=pilot)
+        assert not marker.display
+
+        # Scrolled up: the view stays where the operator put it, and the marker says what came.
+        reading = await scroll_up()
+        await arrives("second reply")
+        await wait_until(lambda: marker.display, what="the new-messages marker", pilot=pilot)
+        assert chat_log.scroll_y == reading
+        assert "New messages below" in str(marker.render())
+        # A click on it shows the newest messages; the marker goes.
+        await pilot.click(marker)
+        await wait_until(caught_up, what="the jump to the newest", pilot=pilot)
+
+        # Ctrl+End does the same; so does scrolling down by hand.
+        await scroll_up()
+        await arrives("third reply")
+        await wait_until(lambda: marker.display, what="the marker again", pilot=pilot)
+        await pilot.press("ctrl+end")
+        await wait_until(caught_up, what="ctrl+end", pilot=pilot)
+        await scroll_up()
+        await arrives("fourth reply")
+        await wait_until(lambda: marker.display, what="the marker once more", pilot=pilot)
+        await pilot.press("pagedown", "pagedown", "pagedown")
+        await wait_until(caught_up, what="scrolled down by hand", pilot=pilot)
+
+        # What the operator sends is shown, wherever the view was.
+        await scroll_up()
+        await type_line(pilot, "my own words")
+        await message_with(pilot, pane, "my own words")
+        await wait_until(caught_up, what="the sent message in view", pilot=pilot)
+
+
+async def test_replies_that_delete_themselves_stay_marked_deleted(harness: BotHarness) -> None:
+    await start_chatty_bot(harness)
+    assert harness.bot is not None
+    await harness.bot.tree.sync()
+    app = ChatApp(harness.sandbox)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(ChatPane)
+        # A reply with delete_after: the command does not look unanswered once it is gone.
+        await type_line(pilot, "!flash")
+        reply = await message_with(pilot, pane, "now you see me")
+        await wait_until(lambda: reply.has_class("-deleted"), what="the reply deleted", pilot=pilot)
+        header = text_of(reply).splitlines()[0]
+        assert header.startswith("tui-bot  BOT ") and header.endswith("(deleted)")
+        assert "now you see me" in text_of(reply)
+        assert [w.message.content for w in shown(pane)] == ["!flash", "now you see me"]
+        assert harness.sandbox.world.get_message(reply.message.channel_id, reply.message_id) is None
+
+        # An ephemeral reply the bot deletes: the same.
+        await type_line(pilot, "/flash")
+        private = await message_with(pilot, pane, "Only you can see this")
+        assert "now you see me" in text_of(private)
+        await wait_until(lambda: private.has_class("-deleted"), what="the ephemeral one deleted", pilot=pilot)
+        assert "(deleted)" in text_of(private) and private.has_class("-ephemeral")
+        assert app.notes == []
+
+
+async def test_a_typed_mention_of_the_bot_works_as_a_prefix(harness: BotHarness) -> None:
+    await start_chatty_bot(harness)
+    sb = harness.sandbox
+    app = ChatApp(sb)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(ChatPane)
+        await type_line(pilot, f"@{sb.world.bot_user.username} ping")
+        said = await message_with(pilot, pane, "ping")
+        assert said.message.content == f"<@{sb.world.bot_user.id}> ping"
+        assert text_of(said).splitlines()[1] == "@tui-bot ping"  # shown as Discord shows a mention
+        reply = await message_with(pilot, pane, "pong")
+        assert text_of(reply).startswith("tui-bot  BOT ")
+
+        # Any member by name, in any case; unknown names and e-mail addresses are left as typed.
+        await type_line(pilot, "@ALICE and @bob, meet @nobody at me@example.org")
+        said = await message_with(pilot, pane, "meet")
+        alice, bob = sb.world.find_user("alice").id, sb.world.find_user("bob").id
+        assert said.message.content == f"<@{alice}> and <@{bob}>, meet @nobody at me@example.org"
+        assert app.notes == []
 
 
 # --- renderers and parser, without Textual -----------------------------------------------------------
@@ -367,6 +544,15 @@ def test_parse_slash() -> None:
             assert error in str(exc)
         else:
             raise AssertionError(f"{bad!r} parsed")
+
+
+def test_typed_mentions_become_ids() -> None:
+    names = {"tui-bot": 10, "tui": 11, "bob": 12, "Ann Lee": 13}
+    assert mention_names("@tui-bot stats", names) == "<@10> stats"
+    assert mention_names("@tui hi, @TUI-BOT!", names) == "<@11> hi, <@10>!"
+    assert mention_names("@bobby @bob. @Ann Lee", names) == "@bobby <@12>. <@13>"
+    assert mention_names("mail bob@x.org or <@12> or @@bob", names) == "mail bob@x.org or <@12> or @@bob"
+    assert mention_names("@bob", {}) == "@bob"
 
 
 def test_markdown_and_mentions() -> None:
@@ -506,6 +692,8 @@ def frozen_sandbox() -> Sandbox:
         components=menu_components,
     )
     world.create_message(general, alice, f"<@{bob.id}> try `!roll 2d6` — it's *fun*")
+    # A reply that deleted itself (delete_after): still shown, dimmed and marked.
+    world.delete_message(world.create_message(general, world.bot_user, "🎲 Rolled 2d6: **7** (4 + 3)"))
     refusal = world.create_message(
         general,
         world.bot_user,

@@ -1,5 +1,6 @@
 """The Logs pane: level colours, level and text filters, a view that holds still when scrolled up,
-bounded memory, and a 10,000-line burst that neither starves the bot nor freezes the console."""
+bounded memory, and a 10,000-line burst that neither starves the bot nor freezes the console; the
+level picker on one line at any width, Esc and End from the filter, long lines wrapped (w toggles)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,20 @@ import asyncio
 import logging
 import threading
 import time
+from pathlib import Path
+from typing import Any
 
 from console_harness import GREETER, console, running  # noqa: F401 - console is a fixture
 from helpers.waiting import wait_until
 from rich.text import Text
 from textual.app import App, ComposeResult
-from textual.widgets import Input, Select
+from textual.widget import Widget
+from textual.widgets import Footer, Input, Log, Select
 
 from tui_bot.tui.app import ConsoleApp
 from tui_bot.tui.log_buffer import BufferedLogHandler, LogEntry
 from tui_bot.tui.panes import LogsPane
-from tui_bot.tui.panes.logs import CONTINUATION, LevelHighlighter
+from tui_bot.tui.panes.logs import CONTINUATION, LEVEL_CHOICES, LevelHighlighter
 
 
 def entry(level: int, message: str, logger: str = "tui_bot.test") -> LogEntry:
@@ -26,7 +30,7 @@ def entry(level: int, message: str, logger: str = "tui_bot.test") -> LogEntry:
 
 
 class LogsHost(App[None]):
-    """The pane alone: these tests need no bot."""
+    """The pane alone, with the footer: these tests need no bot."""
 
     CSS_PATH = ConsoleApp.CSS_PATH
 
@@ -36,6 +40,18 @@ class LogsHost(App[None]):
 
     def compose(self) -> ComposeResult:
         yield self.pane
+        yield Footer()
+
+
+def screen_rows(app: App[Any], widget: Widget | None = None) -> list[str]:
+    """The text on screen, row by row: what the user sees. Given a widget, only the rows and columns
+    of its content (a log's without its scrollbars)."""
+    # The compositor's own render, the one a screenshot is made of (Textual has no public text export).
+    rows = ["".join(segment.text for segment in strip) for strip in app.screen._compositor.render_strips()]
+    if widget is None:
+        return rows
+    region = widget.scrollable_content_region if isinstance(widget, Log) else widget.region
+    return [row[region.x : region.right] for row in rows[region.y : region.bottom]]
 
 
 def test_lines_are_coloured_by_level() -> None:
@@ -174,3 +190,151 @@ async def test_a_burst_of_10000_log_lines_starves_neither_the_bot_nor_the_consol
         assert app.query_one(LogsPane).skipped == 0
         assert sum("burst line" in line for line in log_lines) == 10_000
         assert app.bot is not None and app.bot.latency < 1.0  # heartbeats kept being acknowledged
+
+
+async def test_every_level_choice_fits_the_picker_on_one_line_at_80_and_120_columns(console) -> None:  # noqa: F811
+    app = console.build()
+    async with running(app, size=(80, 24)) as pilot:
+        pane = app.query_one(LogsPane)
+        picker = pane.query_one("#log-level", Select)
+        toolbar = pane.query_one("#log-toolbar")
+        for size in ((80, 24), (120, 36)):
+            await pilot.resize_terminal(*size)
+            for label, level in LEVEL_CHOICES:
+                picker.value = level
+                await pilot.pause()
+                # One row of controls (the bordered picker is 3 lines): a wrapped label makes it 4.
+                assert toolbar.outer_size.height == 3, (size, label)
+                label_row = screen_rows(app, picker)[1]
+                assert label in label_row, (size, label_row)
+
+
+async def test_esc_leaves_the_filter_for_the_log_and_keeps_the_filter() -> None:
+    pane = LogsPane()
+    async with LogsHost(pane).run_test(size=(80, 24)) as pilot:
+        pane.add([entry(logging.INFO, "disk is fine"), entry(logging.INFO, "network down")])
+        await pilot.press("slash", *"network")
+        assert isinstance(pilot.app.focused, Input)
+        assert "esc Back to log" in screen_rows(pilot.app)[-1]  # the footer says how to leave
+
+        await pilot.press("escape")
+        assert pilot.app.focused is pane.log_view
+        assert pane.query_one("#log-filter", Input).value == "network"
+        assert [line.split(": ", 1)[1] for line in pane.log_view.lines] == ["network down"]
+
+
+async def test_end_follows_the_log_again_from_the_filter_and_from_the_log() -> None:
+    pane = LogsPane()
+    async with LogsHost(pane).run_test(size=(80, 24)) as pilot:
+        log = pane.log_view
+        follow_text = pane.query_one("#log-follow")
+        pane.add([entry(logging.INFO, f"line {n}") for n in range(200)])
+        await pilot.pause()
+
+        for where in ("filter", "log"):
+            log.scroll_to(y=20, animate=False, immediate=True)
+            pane.add([entry(logging.INFO, f"more from {where}")])
+            await pilot.pause()
+            assert not log.follow and "End follows" in str(follow_text.render())
+            if where == "filter":
+                await pilot.press("slash")
+                assert isinstance(pilot.app.focused, Input)
+            else:
+                log.focus()
+            await pilot.press("end")
+            await pilot.pause()
+            assert log.follow and log.is_vertical_scroll_end, where
+            assert "following" in str(follow_text.render())
+            assert screen_rows(pilot.app, log)[-1].rstrip().endswith(f"tui_bot.test: more from {where}")
+            pane.add([entry(logging.INFO, f"newest from {where}")])
+            await pilot.pause()
+            assert log.is_vertical_scroll_end, where
+            assert f"newest from {where}" in screen_rows(pilot.app, log)[-1]
+
+
+async def test_a_long_line_wraps_onto_several_rows_and_w_turns_wrapping_off() -> None:
+    message = "".join(f"{n:03d}-" for n in range(75))  # 300 characters, each position recognisable
+    long_line = f"12:00:00 INFO     tui_bot.test: {message}"
+    pane = LogsPane()
+    async with LogsHost(pane).run_test(size=(80, 24)) as pilot:
+        log = pane.log_view
+        pane.add([entry(logging.INFO, "before"), entry(logging.INFO, message), entry(logging.INFO, "after")])
+        await pilot.pause()
+        assert "w Wrap: on" in screen_rows(pilot.app)[-1]
+
+        rows = [row.rstrip() for row in screen_rows(pilot.app, log)]
+        start = next(n for n, row in enumerate(rows) if row.startswith(long_line[:40]))
+        after = rows.index("12:00:00 INFO     tui_bot.test: after")
+        assert after - start >= 4  # 332 characters at 78 columns
+        assert "".join(rows[start:after]) == long_line  # all of it, in order, nothing cut
+        assert not log.show_horizontal_scrollbar
+
+        log.focus()
+        await pilot.press("w")
+        await pilot.pause()
+        assert "w Wrap: off" in screen_rows(pilot.app)[-1]
+        rows = [row.rstrip() for row in screen_rows(pilot.app, log)]
+        assert rows[:3] == [
+            "12:00:00 INFO     tui_bot.test: before",
+            long_line[: len(rows[1])],
+            "12:00:00 INFO     tui_bot.test: after",
+        ]
+        assert 70 < len(rows[1]) < 80 and message[-20:] not in "".join(rows)  # cut at the edge
+        assert log.show_horizontal_scrollbar
+
+        await pilot.press("w")  # and back
+        await pilot.pause()
+        assert "".join(row.rstrip() for row in screen_rows(pilot.app, log)[1:6]).startswith(long_line)
+
+
+async def test_wrapped_lines_rewrap_on_resize_and_a_held_view_keeps_its_line_on_top() -> None:
+    pane = LogsPane(max_lines=60)
+    async with LogsHost(pane).run_test(size=(80, 24)) as pilot:
+        log = pane.log_view
+        pane.add([entry(logging.INFO, f"line {n:03d} " + "x" * 150) for n in range(50)])
+        await pilot.pause()
+        assert log.follow and log.is_vertical_scroll_end
+        await pilot.resize_terminal(120, 24)
+        await pilot.pause()
+        assert log.is_vertical_scroll_end
+        # 191 characters: two rows at 118 columns (three at 78), the newest line's at the bottom.
+        assert screen_rows(pilot.app, log)[-2].startswith("12:00:00 INFO     tui_bot.test: line 049")
+
+        log.scroll_to(y=61, animate=False, immediate=True)  # the second row of line 30
+        await pilot.pause()
+        top = screen_rows(pilot.app, log)[:2]
+        assert not log.follow and top[0].startswith("xxxx") and "line 031" in top[1]
+        # 30 more lines: 20 of the oldest are pruned (60 at most), 40 rows above the view go away.
+        pane.add([entry(logging.INFO, f"line {n:03d} " + "x" * 150) for n in range(50, 80)])
+        await pilot.pause()
+        assert len(log.lines) == 60
+        assert screen_rows(pilot.app, log)[:2] == top
+
+
+def test_the_readme_lists_the_logs_pane_keys() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## The console", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split(" | ", 1)[0]: line for line in section.splitlines() if line.startswith("| `")}
+    assert "`Esc`" in rows["| `/`"]
+    assert "filter" in rows["| `End`"]
+    assert "Wrap" in rows["| `w`"]
+
+
+async def test_lines_logged_while_another_pane_is_shown_wrap_at_the_new_width_when_logs_comes_back(
+    console,  # noqa: F811
+) -> None:
+    app = console.build()
+    async with running(app, size=(120, 30)) as pilot:
+        log = app.query_one(LogsPane).log_view
+        await pilot.press("2")  # Metrics: the log is hidden
+        logging.getLogger("tui_bot.test.hidden").warning("while hidden " + "y" * 200)
+        await wait_until(lambda: any("while hidden" in line for line in log.lines))
+        await pilot.resize_terminal(80, 30)
+        await pilot.press("1")
+        await pilot.pause()
+        rows = [row.rstrip() for row in screen_rows(app, log)]
+        first = next(n for n, row in enumerate(rows) if "while hidden" in row)
+        line = next(line for line in log.lines if "while hidden" in line)
+        # All of it in rows of 78 (word wrap may end a row with a space: compared without spaces).
+        assert "".join(rows[first:]).replace(" ", "").startswith(line.replace(" ", ""))
+        assert all(len(row) <= 78 for row in rows)

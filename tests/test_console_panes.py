@@ -59,7 +59,7 @@ async def test_every_pane_shows_the_running_bot(console) -> None:  # noqa: F811
         assert [str(c) for c in top.get_row_at(0)] == ["ping", "1"]
         latency = metrics.query_one("#command-latency", DataTable)
         assert [str(c) for c in latency.get_row_at(0)][:2] == ["ping", "1"]
-        assert str(latency.get_row_at(0)[2]).endswith("ms")
+        assert float(str(latency.get_row_at(0)[2]).replace(",", "")) >= 0  # ms, as the title says
         # Summed: the command may fall in the minute before the one now ending the sparkline.
         assert sum(metrics.query_one(Sparkline).data or []) == 1
         cards = {

@@ -148,3 +148,29 @@ def test_extensions_pane(console, snap_compare) -> None:  # noqa: F811
         await pilot.pause()
 
     assert snap_compare(frozen_app(console), terminal_size=(120, 36), run_before=show_extensions)
+
+
+class BusyReader(FrozenReader):
+    """The frozen numbers plus the widest a row usually gets: the longest built-in command name,
+    a thousand runs, latencies over a second, and refusals beside the error."""
+
+    def stats(self) -> dict[str, Any]:
+        stats = super().stats()
+        slow = {"count": 1_234, "avg_ms": 412.0, "max_ms": 2_345.6, "p95_ms": 1_234.5}
+        return {
+            **stats,
+            "refusal_count": 3,
+            "top_commands": {"discordbotframework": 1_234, **stats["top_commands"]},
+            "latency": {"discordbotframework": slow, **stats["latency"]},
+        }
+
+
+def test_metrics_pane_small_terminal(console, snap_compare) -> None:  # noqa: F811
+    async def show_metrics(pilot: Pilot[Any]) -> None:
+        await until_ready(pilot)
+        await pilot.press("2")
+        await pilot.pause()
+
+    app = frozen_app(console)
+    app.reader_factory = BusyReader
+    assert snap_compare(app, terminal_size=(80, 24), run_before=show_metrics)

@@ -155,7 +155,8 @@ async def test_prefix_errors_get_specific_replies(
     assert (await say(harness, "bob", "!own x")).content == "own handler: BadArgument"
     assert (await say(harness, "bob", "!handled")).content == "cog handler"
     assert (await say(harness, "bob", "!add 2 2")).content == "4"
-    assert bot.metrics.error_count == 6
+    # boom and handled raised; the bad arguments (own's included) were refusals.
+    assert (bot.metrics.error_count, bot.metrics.refusal_count) == (2, 4)
 
 
 async def test_prefix_error_and_success_replies_delete_themselves(harness: BotHarness) -> None:
@@ -208,4 +209,4 @@ async def test_slash_errors_are_ephemeral(harness: BotHarness) -> None:
     )
     pure = await slash("pboom")
     assert pure.ephemeral and ERROR_ID.match(pure.embeds[0]["description"])
-    assert bot.metrics.error_count == 3
+    assert (bot.metrics.error_count, bot.metrics.refusal_count) == (2, 1)  # the cooldown: a refusal

@@ -17,7 +17,7 @@ import tui_bot
 PACKAGE = Path(tui_bot.__file__).parent
 
 # Highest first: a module may import its own layer and the layers after it, never one before it.
-LAYERS = ("console", "runtime", "core", "logs", "config", "storage")
+LAYERS = ("console", "runtime", "core", "cluster", "logs", "config", "storage")
 # The layers that may use the sandbox: the composition root starts it, the console shows its chat.
 SANDBOX_USERS = frozenset({"console", "runtime"})
 # Leaf modules anyone may import; they import nothing of the bot (only each other).
@@ -32,7 +32,8 @@ def layer_of(module: str) -> str:
     if parts[0] != "tui_bot" or len(parts) < 2:
         raise ValueError(f"not a tui_bot module: {module}")
     room = parts[1]
-    if room in ("cli", "__main__", "tui", "scaffold", "starter"):  # starter: the extensions `init` copies
+    # starter: the extensions `init` copies; cluster_cli: `tui-bot cluster status|run`
+    if room in ("cli", "cluster_cli", "__main__", "tui", "scaffold", "starter"):
         return "console"
     if room in LAYERS or room == "sandbox":
         return room
@@ -162,12 +163,12 @@ def test_the_layer_check_catches_wrong_way_imports(tmp_path: Path) -> None:
         (root / name).write_text(text, encoding="utf-8")
     assert wrong_way_imports(root) == [
         "tui_bot.core.late (line 2) imports tui_bot.runtime: core may not import runtime "
-        "(order: console -> runtime -> core -> logs -> config -> storage)",
+        "(order: console -> runtime -> core -> cluster -> logs -> config -> storage)",
         "tui_bot.core.typed (line 3) imports tui_bot.tui.app: core may not import console "
-        "(order: console -> runtime -> core -> logs -> config -> storage)",
+        "(order: console -> runtime -> core -> cluster -> logs -> config -> storage)",
         "tui_bot.sandbox.server (line 1) imports tui_bot.runtime.run: the sandbox imports nothing of the bot",
         "tui_bot.storage.errors (line 1) imports tui_bot.config.model: storage may not import config "
-        "(order: console -> runtime -> core -> logs -> config -> storage)",
+        "(order: console -> runtime -> core -> cluster -> logs -> config -> storage)",
     ]
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
+from helpers.postgres import fresh_database
 
 if TYPE_CHECKING:
     from conftest import BotHarness
@@ -31,13 +34,28 @@ def test_the_readme_has_the_examples_this_file_tests() -> None:
     assert set(readme_extensions()) == {"Greeter", "Notes"}
 
 
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 async def test_readme_extensions_work_as_written(
-    harness: BotHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    harness: BotHarness,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    engine: str,
+) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        database = {"url": await stack.enter_async_context(fresh_database())} if engine == "postgresql" else {}
+        try:
+            await _run_the_readme_extensions(harness, tmp_path, monkeypatch, database)
+        finally:
+            await harness.stop()  # before the database is dropped: the usage counts are saved on close
+
+
+async def _run_the_readme_extensions(
+    harness: BotHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: dict[str, str]
 ) -> None:
     monkeypatch.chdir(tmp_path)  # the examples write to ./data/
     for cog, source in readme_extensions().items():
         harness.write_extension(cog.lower(), source)
-    bot = await harness.start(cooldowns={"default_rate": 100, "default_per": 1})
+    bot = await harness.start(cooldowns={"default_rate": 100, "default_per": 1}, database=database)
     sb = harness.sandbox
     guild_id = bot.guilds[0].id
     assert {"greeter", "notes"} <= set(bot.extension_manager.states)
@@ -57,11 +75,8 @@ async def test_readme_extensions_work_as_written(
 
     assert (await reply_to("bob", "!visit")).content == "Visit number 1."
     assert (await reply_to("bob", "!visit")).content == "Visit number 2."
-    async with bot.db.conn.execute(
-        "SELECT data FROM user_data WHERE user_id = ?", (sb.world.find_user("bob").id,)
-    ) as cursor:
-        row = await cursor.fetchone()
-    assert json.loads(row["data"]) == {"visits": 2}
+    bob = sb.world.find_user("bob").id
+    assert await bot.db.fetch("SELECT user_id, visits FROM note_visits") == [{"user_id": bob, "visits": 2}]
 
     busy = (await reply_to("bob", "!busy")).content
     assert re.fullmatch(r"\d+ commands and \d+ messages so far\.", busy)

@@ -3,7 +3,8 @@
 ``tui-bot`` opens the console; ``--headless`` runs without it (and never imports Textual);
 ``--sandbox`` runs against the built-in local Discord instead of discord.com; ``tui-bot sandbox serve``
 runs that local Discord alone (see ``tui_bot.sandbox.serve``); ``tui-bot init [DIR]`` sets up a bot folder and
-``tui-bot invite`` prints the link that adds the bot to a server (see ``tui_bot.scaffold``).
+``tui-bot invite`` prints the link that adds the bot to a server (see ``tui_bot.scaffold``); ``tui-bot db
+migrate-to URL`` copies the SQLite database into PostgreSQL (see ``tui_bot.storage.transfer``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a Discord bot with a live terminal console. "
         "Paths are relative to the working directory.",
         epilog="'tui-bot init [DIR]': a new bot folder. 'tui-bot invite': the link that adds the bot to a "
-        "server. 'tui-bot sandbox serve --help': the built-in local Discord alone, for other bots.",
+        "server. 'tui-bot sandbox serve --help': the built-in local Discord alone, for other bots. "
+        "'tui-bot db migrate-to URL': copy the SQLite database into PostgreSQL. "
+        "'tui-bot cluster status|run': the workers of a cluster (PostgreSQL).",
     )
     parser.add_argument(
         "--sandbox", action="store_true", help="run against the built-in local Discord (no token needed)"
@@ -49,6 +52,25 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path(".env"),
         metavar="PATH",
         help="file with DISCORD_TOKEN and BOT_OWNER_ID (default: ./.env)",
+    )
+    shards = parser.add_argument_group(
+        "shards", "run some of the bot's shards in this process (over config.json's sharding section)"
+    )
+    shards.add_argument(
+        "--shard-count",
+        type=int,
+        metavar="N",
+        help="the number of shards across every process (over sharding.shard_count)",
+    )
+    shards.add_argument(
+        "--shard-ids",
+        metavar="IDS",
+        help="the shards this process runs, e.g. 0-3 or 0,2,4 (over sharding.shard_ids; needs a shard count)",
+    )
+    shards.add_argument(
+        "--force-session-starts",
+        action="store_true",
+        help="start even if Discord's session_start_limit has fewer starts left than this process needs",
     )
     parser.add_argument(
         "--check-config",
@@ -105,6 +127,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return init_main(arguments[1:])
     if arguments[:1] == ["invite"]:
         return invite_main(arguments[1:])
+    if arguments[:1] == ["db"]:
+        return db_main(arguments[1:])
+    if arguments[:1] == ["cluster"]:
+        from tui_bot.cluster_cli import cluster_main
+
+        return cluster_main(arguments[1:])
     args = build_parser().parse_args(arguments)
     if args.check_config:
         return check_config(args.config, args.env_file, sandbox=args.sandbox)
@@ -121,12 +149,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = _starter_extensions_if_missing(store)
         if code != exit_codes.OK:
             return code
+    bot_options: dict[str, object] = {}
+    if args.shard_count is not None or args.shard_ids is not None:
+        from tui_bot.config.shards import plan_shards
+
+        try:
+            plan = plan_shards(
+                store.model.sharding.shard_count,
+                store.model.sharding.shard_ids,
+                shard_count=args.shard_count,
+                shard_ids=args.shard_ids,
+            )
+        except ValueError as error:
+            return _fail(str(error))
+        bot_options = plan.bot_options()  # passed to the bot, so config.json is left as it is
+        store.notes.append(f"Running {plan.describe()} (from the command line)")
+    if args.force_session_starts:
+        bot_options["force_session_starts"] = True
 
     from tui_bot.runtime import BotRuntime, shutdown
 
     # From the first shutdown request on, the process ends within a bound whatever extensions do.
     shutdown.install_process_deadline()
-    runtime = BotRuntime(store, secrets, sandbox=args.sandbox)
+    runtime = BotRuntime(store, secrets, sandbox=args.sandbox, bot_options=bot_options)
     if args.headless:
         return _run_headless(runtime)
     from tui_bot.tui import make_console, run_console
@@ -232,6 +277,98 @@ def invite_main(argv: Sequence[str]) -> int:
         print(
             "(Kick Members, Ban Members and Manage Messages are left out: the moderation extension is off.)"
         )
+    return exit_codes.OK
+
+
+def db_main(argv: Sequence[str]) -> int:
+    """``tui-bot db migrate-to [URL]``: copy the SQLite database into PostgreSQL, with a table of counts."""
+    parser = argparse.ArgumentParser(prog="tui-bot db", description="Database tools.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    migrate = commands.add_parser(
+        "migrate-to",
+        help="copy the SQLite database into PostgreSQL",
+        description="Copy every table of the SQLite database (guild settings, role rules, usage counts, "
+        "user data and extensions' own tables) into a PostgreSQL database, then count the rows of each "
+        "table on both sides. All or nothing: on any problem nothing is kept in PostgreSQL. Refuses a "
+        "target that already holds rows, unless --force.",
+    )
+    migrate.add_argument(
+        "url",
+        nargs="?",
+        metavar="URL",
+        help="postgresql://user:password@host:5432/database (default: DATABASE_URL from .env or the "
+        "environment, then database.url of config.json; both keep the password out of the shell history)",
+    )
+    migrate.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        metavar="PATH",
+        help="the SQLite file (default: database.path of config.json)",
+    )
+    migrate.add_argument(
+        "--force",
+        action="store_true",
+        help="merge into a target that already holds rows (rows whose key is already there are kept)",
+    )
+    migrate.add_argument("--config", type=Path, default=Path("config.json"), metavar="PATH")
+    migrate.add_argument("--env-file", type=Path, default=Path(".env"), metavar="PATH")
+    args = parser.parse_args(argv)
+    return _migrate_to(
+        args.url, args.source, force=args.force, config_path=args.config, env_file=args.env_file
+    )
+
+
+def _migrate_to(
+    url: str | None, source: Path | None, *, force: bool, config_path: Path, env_file: Path
+) -> int:
+    import asyncio
+
+    from tui_bot.config import ConfigFileError, ConfigStore, EnvError, read_env
+    from tui_bot.config.model import DatabaseConfig
+    from tui_bot.storage import DatabaseError
+    from tui_bot.storage.transfer import copy_sqlite_to_postgres
+    from tui_bot.storage.urls import database_url_problem, redact_url
+
+    def fail(message: str, code: int = exit_codes.CONFIG_ERROR) -> int:
+        print(f"tui-bot db migrate-to: {message}", file=sys.stderr)
+        return code
+
+    settings = DatabaseConfig()
+    if config_path.exists():
+        try:
+            settings = ConfigStore.load(config_path, create=False).model.database
+        except ConfigFileError as error:
+            return fail(str(error))
+    if url is None:
+        try:
+            url = read_env(env_file, require_secrets=False).database_url or settings.url
+        except EnvError as error:
+            return fail(str(error))
+        if url is None:
+            return fail(
+                "no PostgreSQL URL: give one (tui-bot db migrate-to postgresql://user:password@host/db), "
+                "or set DATABASE_URL in .env"
+            )
+    problem = database_url_problem(url)
+    if problem is not None:
+        return fail(f"the URL {redact_url(url)} must be {problem}")
+    path = source if source is not None else Path(settings.path)
+    try:
+        report = asyncio.run(copy_sqlite_to_postgres(path, url, force=force))
+    except DatabaseError as error:
+        return fail(str(error), exit_codes.CRITICAL)
+    except KeyboardInterrupt:  # the transaction ends with the connection: nothing is kept
+        return fail("interrupted: nothing was copied", exit_codes.CRITICAL)
+    print(f"Copied {report.source} to {report.target}:")
+    for line in report.lines():
+        print(f"  {line}")
+    tables = len(report.tables)
+    print(
+        f"Every row is accounted for: {report.total_source} rows in {tables} "
+        f"{'table' if tables == 1 else 'tables'}. To use PostgreSQL, set database.url in config.json or "
+        "DATABASE_URL in .env."
+    )
     return exit_codes.OK
 
 

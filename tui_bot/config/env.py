@@ -16,7 +16,9 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-ENV_KEYS = ("DISCORD_TOKEN", "BOT_OWNER_ID", "DISCORD_API_BASE", "DISCORD_GATEWAY_URL")
+from tui_bot.storage.urls import database_url_problem, redact_url
+
+ENV_KEYS = ("DISCORD_TOKEN", "BOT_OWNER_ID", "DISCORD_API_BASE", "DISCORD_GATEWAY_URL", "DATABASE_URL")
 
 # Names of variables whose values are secrets, wherever they come from (.env or the environment):
 # DISCORD_TOKEN, an ADMIN_TOKEN, DB_PASSWORD, API_KEY, CLIENT_SECRET...
@@ -37,6 +39,9 @@ class Secrets:
     owner_ids: tuple[int, ...] = ()
     api_base: str | None = None
     gateway_url: str | None = None
+    # DATABASE_URL: PostgreSQL instead of the SQLite file; wins over config.json's database.url. It may
+    # hold a password, so repr shows only whether it is set.
+    database_url: str | None = field(default=None, repr=False)
     # Other secret values found in .env or the environment (see :func:`secret_values`), for redaction.
     other_secrets: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
@@ -46,9 +51,10 @@ class Secrets:
 
     def __repr__(self) -> str:
         shown = "set" if self.token else "missing"
+        database = "set" if self.database_url else "unset"
         return (
             f"Secrets(token=<{shown}>, owner_ids={self.owner_ids!r}, "
-            f"api_base={self.api_base!r}, gateway_url={self.gateway_url!r})"
+            f"api_base={self.api_base!r}, gateway_url={self.gateway_url!r}, database_url=<{database}>)"
         )
 
 
@@ -133,10 +139,21 @@ def read_env(
             "Advanced > Developer Mode, then right-click your name > Copy User ID). Several owners: 111,222.",
         )
 
+    database_url = (values.get("DATABASE_URL") or "").strip() or None
+    if database_url is not None:
+        problem = database_url_problem(database_url)
+        if problem is not None:
+            raise EnvError(
+                f"DATABASE_URL ({redact_url(database_url)}) must be {problem}.\n"
+                f"Fix or remove the line in .env (looked in {env_file} and the environment); without it the "
+                "bot uses the SQLite file of config.json's database.path."
+            )
+
     return Secrets(
         token=token,
         owner_ids=parse_owner_ids(owner_text),
         api_base=(values.get("DISCORD_API_BASE") or "").strip().rstrip("/") or None,
         gateway_url=(values.get("DISCORD_GATEWAY_URL") or "").strip().rstrip("/") or None,
+        database_url=database_url,
         other_secrets=tuple(value for value in others if value != token),
     )

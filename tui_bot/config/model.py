@@ -67,10 +67,13 @@ class StatusConfig:
 
 @dataclass(frozen=True)
 class DatabaseConfig:
-    """Where the SQLite database lives and how many online backups to keep."""
+    """Where the SQLite database lives and how many online backups to keep; or, with ``url`` (a
+    ``postgresql://`` URL; ``DATABASE_URL`` in .env wins over it), the PostgreSQL database used instead.
+    The URL may hold a password: ``repr`` and messages never show it."""
 
     path: str = "./data/bot.db"
     backup_keep: int = optional(10)
+    url: str | None = field(default=None, repr=False, metadata={_OPTIONAL: True})
 
 
 @dataclass(frozen=True)
@@ -115,9 +118,24 @@ class RepliesConfig:
 @dataclass(frozen=True)
 class ShardingConfig:
     """``shard_count``: None for one gateway connection; a number, or "auto" (Discord's recommendation),
-    for discord.py's AutoShardedBot."""
+    for discord.py's AutoShardedBot. ``shard_ids``: None runs every shard; else only these (a numeric
+    ``shard_count`` is then needed), other processes running the rest (see ``config/shards.py``)."""
 
     shard_count: int | Literal["auto"] | None = optional(None)
+    shard_ids: tuple[int, ...] | None = optional(None)
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """Timings of cluster mode (PostgreSQL and a numeric ``sharding.shard_count``): how often a worker
+    records its state (``heartbeat``), after how long without one it counts as gone and its shards can be
+    taken over (``stale_after``), the IDENTIFY spacing per bucket (``identify_window``: Discord's 5 s) and
+    how long a cluster-wide owner action waits for every worker (``action_timeout``)."""
+
+    heartbeat: float = optional(3.0)
+    stale_after: float = optional(15.0)
+    identify_window: float = optional(5.0)
+    action_timeout: float = optional(10.0)
 
 
 @dataclass(frozen=True)
@@ -168,6 +186,7 @@ class BotConfig:
     replies: RepliesConfig = field(default_factory=RepliesConfig)
     sharding: ShardingConfig = field(default_factory=ShardingConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
 
 def _as_json(value: Any) -> Any:

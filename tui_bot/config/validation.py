@@ -17,6 +17,7 @@ from tui_bot.config.model import (
     STATUS_TYPES,
     BotConfig,
     CacheConfig,
+    ClusterConfig,
     CooldownConfig,
     DatabaseConfig,
     DiscordEndpoints,
@@ -43,6 +44,8 @@ from tui_bot.config.readers import (
     validate_prefix,
     whole_number,
 )
+from tui_bot.config.shards import SHARD_COUNT_MAX, shard_ids_problem, shard_ids_setting
+from tui_bot.storage.urls import database_url_problem, redact_url
 
 # ---------------------------------------------------------------------------------------------
 # Upper bounds: each one far above any real use, and low enough that the value cannot hurt the bot.
@@ -63,12 +66,12 @@ CACHE_TTL_MAX = 24 * 3600.0
 DELETE_AFTER_MAX = 24 * 3600.0
 # 15 minutes: as long as an interaction token lives.
 MAX_RETRY_DEADLINE = 900.0
+CLUSTER_SECONDS_MAX = 3600.0  # an hour: longer would leave a dead worker's shards unserved for that long
 # An extension's setup that talks to the network finishes in seconds; 30 s leaves room for a slow one
 # while a hung one delays the connection at start-up, or a !load reply, by at most that. Beyond 10
 # minutes the bound would no longer protect anything.
 LOAD_TIMEOUT_MAX = 600.0
-# Every shard runs in this one process; 16,384 shards is ~40 million guilds, beyond any single process.
-SHARD_COUNT_MAX = 16384
+# SHARD_COUNT_MAX (16,384 shards, ~40 million guilds) is in tui_bot.config.shards, with the shard ids.
 # About 1.7 KiB per cached message: 100,000 is ~170 MiB, already more than a bot should spend on it.
 MAX_MESSAGES_MAX = 100_000
 # Lists an operator writes by hand: a thousand entries is far past any real config.
@@ -160,9 +163,30 @@ def _shard_count(key: str, value: Any) -> int | Literal["auto"] | None:
             key,
             value,
             'null (one connection), "auto" or a whole number of shards of at least 1 and at most '
-            f"{SHARD_COUNT_MAX:,} (every shard runs in this one process)",
+            f"{SHARD_COUNT_MAX:,} (across every process)",
         )
     return value
+
+
+def _database_url(key: str, value: Any) -> str | None:
+    """null, "" or a postgresql:// URL. A refused URL is shown without its password."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ConfigValueError(key, value, "null or a PostgreSQL URL (a string)")
+    problem = database_url_problem(value)
+    if problem is not None:
+        raise ConfigValueError(key, redact_url(value), f"null or {problem}")
+    return value
+
+
+def _sharding(problems: _Problems, section: dict[str, Any]) -> ShardingConfig:
+    count = problems.read(section, "sharding", "shard_count", _shard_count)
+    ids = problems.read(section, "sharding", "shard_ids", shard_ids_setting)
+    problem = shard_ids_problem(count, ids)
+    if problem is not None and "sharding.shard_count" not in problems.failed_keys:
+        problems.add(ConfigValueError("sharding.shard_ids", section.get("shard_ids"), problem))
+    return ShardingConfig(shard_count=count, shard_ids=ids)
 
 
 def _max_messages(key: str, value: Any) -> int:
@@ -257,6 +281,25 @@ def _cache(problems: _Problems, section: dict[str, Any]) -> CacheConfig:
     )
 
 
+def _cluster(problems: _Problems, cluster: dict[str, Any]) -> ClusterConfig:
+    read = problems.read
+    config = ClusterConfig(
+        heartbeat=read(cluster, "cluster", "heartbeat", seconds, maximum=CLUSTER_SECONDS_MAX),
+        stale_after=read(cluster, "cluster", "stale_after", seconds, maximum=CLUSTER_SECONDS_MAX),
+        identify_window=read(cluster, "cluster", "identify_window", seconds, maximum=CLUSTER_SECONDS_MAX),
+        action_timeout=read(cluster, "cluster", "action_timeout", seconds, maximum=CLUSTER_SECONDS_MAX),
+    )
+    if config.stale_after <= config.heartbeat:
+        problems.add(
+            ConfigValueError(
+                "cluster.stale_after",
+                config.stale_after,
+                f"more seconds than cluster.heartbeat ({config.heartbeat:g}): a live worker would look gone",
+            )
+        )
+    return config
+
+
 def parse_config(raw: Any) -> BotConfig:
     """Validate a parsed config.json and build the typed model.
 
@@ -281,6 +324,7 @@ def parse_config(raw: Any) -> BotConfig:
     replies = problems.section(raw, "replies")
     sharding = problems.section(raw, "sharding")
     cache = problems.section(raw, "cache")
+    cluster = problems.section(raw, "cluster")
 
     config = BotConfig(
         prefix=read(raw, "", "prefix", validate_prefix),
@@ -295,6 +339,7 @@ def parse_config(raw: Any) -> BotConfig:
             backup_keep=read(
                 database, "database", "backup_keep", whole_number, minimum=1, maximum=BACKUP_KEEP_MAX
             ),
+            url=read(database, "database", "url", _database_url),
         ),
         logging=LoggingConfig(
             level=read(logging_, "logging", "level", choice, LOG_LEVELS, fold_case=True),
@@ -332,8 +377,9 @@ def parse_config(raw: Any) -> BotConfig:
             ),
             retry_deadline=read(replies, "replies", "retry_deadline", seconds, maximum=MAX_RETRY_DEADLINE),
         ),
-        sharding=ShardingConfig(shard_count=read(sharding, "sharding", "shard_count", _shard_count)),
+        sharding=_sharding(problems, sharding),
         cache=_cache(problems, cache),
+        cluster=_cluster(problems, cluster),
     )
     problems.raise_if_any()
     return config

@@ -15,7 +15,9 @@ Which caller runs what:
 - ``set_auto_reload``: key ``a``; command ``autoreload on|off``;
 - ``atomictest``: the command palette; command ``atomictest``.
 
-The command palette offers every key's action by name too.
+The command palette offers every key's action by name too, and hot reload (``auto_reload``) loads, reloads
+and unloads through the same methods: a load that adds slash commands says so the same way everywhere
+(they reach Discord only with a sync, which is never automatic).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -33,8 +35,8 @@ import discord
 from tui_bot.core import sync as sync_module
 from tui_bot.core.extensions import ExtensionNameError, ExtensionResult
 from tui_bot.core.hot_reload import watch_extensions
-from tui_bot.core.results import ActionResult
-from tui_bot.storage import DatabaseError
+from tui_bot.core.results import ALL_EXTENSIONS, ActionResult
+from tui_bot.storage import BackupNotAvailable, DatabaseError
 from tui_bot.storage.selftest import CheckResult, run_atomic_selftest
 
 if TYPE_CHECKING:
@@ -43,6 +45,22 @@ if TYPE_CHECKING:
 log = logging.getLogger("tui_bot.actions")
 
 ExtensionVerb = Literal["load", "unload", "reload"]
+HotReloadListener = Callable[[ExtensionResult], object]
+
+
+@dataclass(frozen=True)
+class ExtensionChange(ExtensionResult):
+    """A load, unload or reload as the action layer reports it: the manager's outcome, plus the slash
+    commands it added to the bot's tree. Those reach Discord only with a sync (rate-limited, so never
+    automatic): each caller says how to run one, the console ``press s``, Discord ``use !sync``."""
+
+    slash_commands_added: tuple[str, ...] = ()
+
+    def sync_hint(self, how: str) -> str | None:
+        """``greeter added 1 slash command(s): press s to sync``; None when it added none."""
+        if not self.slash_commands_added:
+            return None
+        return f"{self.name} added {len(self.slash_commands_added)} slash command(s): {how}"
 
 
 @dataclass(frozen=True)
@@ -110,36 +128,67 @@ class BotActions:
         self.bot = bot
         self._watcher: asyncio.Task[None] | None = None
         self._stop_watching: asyncio.Event | None = None
+        # Told of every hot reload's result (the console notifies from them); called in the event loop.
+        self.hot_reload_listeners: list[HotReloadListener] = []
 
     # -- extensions ----------------------------------------------------------------------------
 
     async def _named(
         self, action: ExtensionVerb, name: str, run: Callable[[str], Awaitable[ExtensionResult]]
-    ) -> ExtensionResult:
-        """Run one of the extension manager's methods; a name it refuses becomes a failed result."""
+    ) -> ExtensionChange:
+        """Run one of the extension manager's methods; a name it refuses becomes a failed result. Slash
+        commands it added to the tree are named in the result and in one plain log line."""
+        before = sync_module.tree_commands(self.bot)
         try:
-            return await run(name)
+            result = await run(name)
         except ExtensionNameError as error:
             log.warning("Extension %s refused: %s", action, error)
-            return ExtensionResult(name, action, False, 0.0, str(error))
+            return ExtensionChange(name, action, False, 0.0, str(error))
+        added = tuple(sorted(sync_module.tree_commands(self.bot) - before))
+        change = ExtensionChange(
+            **{f.name: getattr(result, f.name) for f in fields(result)}, slash_commands_added=added
+        )
+        hint = change.sync_hint(
+            f"press s to sync in the console, or use {self.bot.config.model.prefix}sync in Discord"
+        )
+        if hint is not None:
+            log.info("%s (new: %s)", hint, ", ".join(added))
+        return change
 
-    async def load(self, name: str) -> ExtensionResult:
+    async def load(self, name: str) -> ExtensionChange:
         """Load an extension from the extensions folder by name."""
         return await self._named("load", name, self.bot.extension_manager.load)
 
-    async def unload(self, name: str) -> ExtensionResult:
+    async def unload(self, name: str) -> ExtensionChange:
         """Unload a loaded extension."""
         return await self._named("unload", name, self.bot.extension_manager.unload)
 
-    async def reload(self, name: str) -> ExtensionResult:
+    async def reload(self, name: str) -> ExtensionChange:
         """Reload an extension (load it if it is not loaded); a failure keeps the old version running."""
         return await self._named("reload", name, self.bot.extension_manager.reload)
+
+    async def everywhere(self, verb: ExtensionVerb, name: str) -> ActionResult:
+        """``load``/``unload``/``reload`` on every worker of a cluster (one reply each; see
+        :mod:`tui_bot.core.clustering`), or here when this process is not part of one. What the owner
+        commands and the console keys call."""
+        cluster = self.bot.cluster
+        if cluster is None:
+            return await {"load": self.load, "unload": self.unload, "reload": self.reload}[verb](name)
+        return await cluster.everywhere(verb, name)
 
     async def reload_all(self) -> BatchResult:
         """Reload every loaded extension."""
         result = BatchResult("reload all", await self.bot.extension_manager.reload_all())
         log.info("%s", result.describe())
         return result
+
+    async def reload_all_everywhere(self) -> ActionResult:
+        """``reload all`` on every worker of a cluster (one reply each), or here when this process is not
+        part of one. What ``!reload all`` and the console's ``R`` call."""
+        cluster = self.bot.cluster
+        if cluster is None:
+            return await self.reload_all()
+        return await cluster.everywhere("reload", ALL_EXTENSIONS)
 
     # -- slash commands ------------------------------------------------------------------------
 
@@ -160,9 +209,12 @@ class BotActions:
     # -- storage -------------------------------------------------------------------------------
 
     async def backup(self) -> PlainResult:
-        """A verified online backup of the database now; the result's ``path`` is the file written."""
+        """A verified online backup of the database now; the result's ``path`` is the file written
+        (``None`` on PostgreSQL, where the message says to use pg_dump)."""
         try:
             path = await self.bot.db.backup()
+        except BackupNotAvailable as advice:
+            return PlainResult("backup", True, str(advice))
         except DatabaseError as error:
             log.error("Backup failed: %s", error)
             return PlainResult("backup", False, str(error))
@@ -193,9 +245,21 @@ class BotActions:
         if self.watching:
             return
         self._stop_watching = asyncio.Event()
-        self._watcher = asyncio.create_task(
-            watch_extensions(self.bot.extension_manager, self._stop_watching), name="tui-bot:hot-reload"
+        watcher = watch_extensions(
+            self.bot.extension_manager,
+            self._stop_watching,
+            on_result=self._hot_reloaded,
+            reload=self.reload,
+            unload=self.unload,
         )
+        self._watcher = asyncio.create_task(watcher, name="tui-bot:hot-reload")
+
+    def _hot_reloaded(self, result: ExtensionResult) -> None:
+        for listener in list(self.hot_reload_listeners):
+            try:
+                listener(result)
+            except Exception:  # a listener's bug must not stop the watcher
+                log.exception("A hot reload listener failed")
 
     async def stop_watcher(self) -> None:
         """Stop watching and wait for the watcher to end."""

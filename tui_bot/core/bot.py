@@ -17,6 +17,7 @@ from tui_bot.config.store import ConfigStore
 from tui_bot.core.actions import BotActions
 from tui_bot.core.builtins import install_builtins
 from tui_bot.core.checks import allow_owners
+from tui_bot.core.clustering import BotClusterMember, ClusterSettings
 from tui_bot.core.context import TuiContext
 from tui_bot.core.cooldowns import install_cooldowns
 from tui_bot.core.errors import ErrorHandler
@@ -30,8 +31,9 @@ from tui_bot.core.presence import build_activity
 from tui_bot.core.redaction import install_http_redaction
 from tui_bot.core.role_rules import PermissionRules, role_rule_check
 from tui_bot.core.tree import TuiTree
+from tui_bot.logs.redaction import PROCESS_REDACTOR
 from tui_bot.logs.setup import remove_old_logs
-from tui_bot.storage import AtomicFileHandler, Database, DatabaseError, global_file_handler
+from tui_bot.storage import AtomicFileHandler, BotDatabase, DatabaseError, global_file_handler, open_database
 
 log = logging.getLogger("tui_bot.bot")
 
@@ -79,12 +81,14 @@ class _HandledInDispatch:
 class TuiBot(FrameworkBot, commands.Bot):
     """A ``commands.Bot`` whose settings come from config.json.
 
-    Extension authors reach the framework through it: ``bot.db`` (and ``bot.db.conn`` for raw SQL),
+    Extension authors reach the framework through it: ``bot.db`` (raw SQL: ``bot.db.fetch``/``execute`` on
+    either engine, ``bot.db.conn`` on SQLite, ``bot.db.pool`` on PostgreSQL),
     ``bot.file_handler`` (the shared atomic JSON handler), ``bot.config`` (dotted get/set),
     ``bot.extension_manager``, ``bot.permission_rules``, ``bot.actions`` (operator actions),
     ``bot.metrics`` (counters) and ``bot.error_handler``.
 
-    ``shutdown_timeout``: how long ``close()`` waits for running commands to finish.
+    ``shutdown_timeout``: how long ``close()`` waits for running commands to finish. ``database_url``:
+    ``DATABASE_URL`` from .env or the environment, which wins over config.json's ``database.url``.
     """
 
     def __init__(
@@ -92,10 +96,12 @@ class TuiBot(FrameworkBot, commands.Bot):
         config: ConfigStore,
         *,
         owner_ids: set[int] | None = None,
-        database: Database | None = None,
+        database: BotDatabase | None = None,
+        database_url: str | None = None,
         file_handler: AtomicFileHandler | None = None,
         intents: discord.Intents | None = None,
         shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+        force_session_starts: bool = False,
         **options: Any,
     ) -> None:
         # The framework has no voice features; don't warn at every start that voice libraries are missing.
@@ -109,9 +115,14 @@ class TuiBot(FrameworkBot, commands.Bot):
         if owners:
             # discord.py falls back to the application's owner when owner_ids is empty.
             options["owner_ids"] = owners
-        shard_count = settings.sharding.shard_count
-        if isinstance(shard_count, int):
-            options.setdefault("shard_count", shard_count)  # "auto": discord.py asks Discord for the count
+        if "shard_count" not in options and "shard_ids" not in options:
+            # config.json's shards, unless the caller (the command line's --shard-count/--shard-ids)
+            # chose them: the count and the ids go together, both from one place.
+            sharding = settings.sharding
+            if isinstance(sharding.shard_count, int):  # "auto": discord.py asks Discord for the count
+                options["shard_count"] = sharding.shard_count
+            if sharding.shard_ids is not None:
+                options["shard_ids"] = list(sharding.shard_ids)
         intents = intents or default_intents(settings.cache)
         if settings.cache.keeps_all_members and not intents.members:
             log.warning('cache.members is "all" but the intents given lack members: only a minimal cache')
@@ -127,7 +138,9 @@ class TuiBot(FrameworkBot, commands.Bot):
             **options,
         )
         install_http_redaction()  # no secret leaves in a message, embed or interaction reply
-        self.db = database or Database(settings.database.path, backup_keep=settings.database.backup_keep)
+        # PostgreSQL when DATABASE_URL (``database_url``) or database.url is set, else the SQLite file.
+        self.db = database or open_database(settings.database, url=database_url)
+        PROCESS_REDACTOR.add_secrets(self.db.secrets)  # a password in database.url is never shown
         self.file_handler = file_handler or global_file_handler
         self.file_handler.cache_ttl = settings.cache_ttl
         self.guild_prefixes: dict[int, str] = {}
@@ -147,6 +160,9 @@ class TuiBot(FrameworkBot, commands.Bot):
         self.actions = BotActions(self)
         self.error_handler = ErrorHandler(self.http, self.metrics)
         self.gc_tuning = GcTuning()
+        # Set in setup_hook when this process is a cluster worker (PostgreSQL and a numeric shard count).
+        self.cluster: BotClusterMember | None = None
+        self.force_session_starts = force_session_starts
         self._close_lock = asyncio.Lock()
         self.add_check(role_rule_check)
         install_help(self)
@@ -254,7 +270,13 @@ class TuiBot(FrameworkBot, commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.db.connect()
-        self.guild_prefixes = await self.db.get_all_guild_prefixes()
+        self.cluster = self._cluster_member()
+        if self.cluster is not None:
+            # Before the gateway: claim the shards (refused if another live worker holds one).
+            await self.cluster.join()
+            await self.cluster.reload_guild(None)  # only the served guilds' settings are kept
+        else:
+            self.guild_prefixes = await self.db.get_all_guild_prefixes()
         settings = self.config.model
         if settings.extensions.auto_load:
             await self.extension_manager.load_all()
@@ -265,6 +287,32 @@ class TuiBot(FrameworkBot, commands.Bot):
         self._spawn(self._refresh_presence_forever(), "tui-bot:presence")
         self._spawn(self.gc_tuning.run_refreezes(), "tui-bot:gc-refreeze")
         self._spawn(self._remove_old_logs_forever(), "tui-bot:log-cleanup")
+
+    def _cluster_member(self) -> BotClusterMember | None:
+        """A cluster worker when the database is PostgreSQL and the shard count is a number."""
+        url = getattr(self.db, "url", None)
+        shard_count = self.shard_count
+        if url is None or not isinstance(shard_count, int):
+            return None
+        shard_ids = tuple(getattr(self, "shard_ids", None) or range(shard_count))
+        timings = self.config.model.cluster
+        settings = ClusterSettings(
+            shard_ids=shard_ids,
+            shard_count=shard_count,
+            heartbeat=timings.heartbeat,
+            stale_after=timings.stale_after,
+            identify_window=timings.identify_window,
+            action_timeout=timings.action_timeout,
+            force_session_starts=self.force_session_starts,
+        )
+        return BotClusterMember(self, url, settings)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """In a cluster: wait for the shard's bucket turn, cluster-wide; else discord.py's own spacing."""
+        if self.cluster is not None:
+            await self.cluster.wait_identify_turn(shard_id)
+            return
+        await super().before_identify_hook(shard_id, initial=initial)
 
     async def on_ready(self) -> None:
         log.info(
@@ -336,6 +384,8 @@ class TuiBot(FrameworkBot, commands.Bot):
         # and a hung cog_unload there would keep the database from being closed.
         await self.extension_manager.unload_all()
         await super().close()
+        if self.cluster is not None:
+            await self.cluster.leave()  # frees the shards at once for a replacement worker
         await self.db.close(backup=True)
         if self.gc_tuning.applied:
             self.gc_tuning.restore_defaults()  # the process may go on (the console, tests)
@@ -346,7 +396,9 @@ class ShardedTuiBot(TuiBot, commands.AutoShardedBot):
 
 
 def create_bot(config: ConfigStore, **options: Any) -> TuiBot:
-    """A TuiBot, sharded when config.json's ``sharding.shard_count`` is set (a number or "auto")."""
-    if config.model.sharding.shard_count is None:
+    """A TuiBot, sharded when config.json's ``sharding.shard_count`` is set (a number or "auto") or the
+    caller passes ``shard_count``/``shard_ids`` (which then replace config.json's ``sharding``)."""
+    sharded = "shard_count" in options or "shard_ids" in options
+    if config.model.sharding.shard_count is None and not sharded:
         return TuiBot(config, **options)
     return ShardedTuiBot(config, **options)

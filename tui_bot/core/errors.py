@@ -235,11 +235,22 @@ def describe_error(
     return None
 
 
+def is_refusal(error: Exception) -> bool:
+    """True when ``error`` is the bot saying no, not something going wrong.
+
+    A refusal is every failure the handler explains to the user (a missing role or permission, a failed
+    check, a cooldown, a missing or bad argument, Discord forbidding an action); an error is the rest,
+    an exception the user is shown only an error id for. ``bot.metrics`` counts them apart, so that a
+    member trying a command they may not use does not look like a bug to the operator.
+    """
+    return describe_error(error, name="") is not None
+
+
 class ErrorHandler:
     """The bot's error handler: :meth:`on_command_error` and :meth:`on_app_command_error`.
 
     ``http``: the client's HTTP client, whose token (known once logged in) is masked in every reply;
-    ``metrics``: where errors are counted (None: not counted).
+    ``metrics``: where refusals and errors are counted (None: not counted).
     """
 
     def __init__(self, http: HTTPClient, metrics: Metrics | None = None) -> None:
@@ -252,8 +263,13 @@ class ErrorHandler:
         self._redactor.add_secret(self._http.token)
         return self._redactor.redact(text)
 
-    def _count(self) -> None:
-        if self._metrics is not None:
+    def _count(self, error: Exception) -> None:
+        if self._metrics is None:
+            return
+        # Classified whoever answers it: a command's own handler may reply to a refusal too.
+        if is_refusal(error):
+            self._metrics.record_refusal()
+        else:
             self._metrics.record_error()
 
     def _unexpected(self, name: str, error: BaseException, where: str) -> ErrorReply:
@@ -269,7 +285,7 @@ class ErrorHandler:
         """Prefix commands and hybrid commands (also when used as slash commands)."""
         if isinstance(error, commands.CommandNotFound):
             return  # a typo or another bot's prefix: silence
-        self._count()
+        self._count(error)
         command = ctx.command
         if command is not None and (
             command.has_error_handler() or (ctx.cog is not None and ctx.cog.has_error_handler())
@@ -311,7 +327,7 @@ class ErrorHandler:
         # Hybrid commands reach this only for what discord.py does not pass to on_command_error (a
         # refusal by the tree's interaction_check, a signature mismatch): no reply is sent twice.
         command = interaction.command
-        self._count()
+        self._count(error)
         if command is not None and command._has_any_error_handlers():
             return
         name = getattr(command, "qualified_name", None) or "this command"

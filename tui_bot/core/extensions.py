@@ -168,7 +168,8 @@ class ExtensionManager:
         if not _NAME.match(bare):
             raise ExtensionNameError(
                 f"'{name}' is not an extension name. Give the name of a file in {self.package}/ "
-                f"without '.py', e.g. 'example'; paths and dotted names are not accepted."
+                f"without '.py', e.g. 'example' (or '{self.package}.example'); paths and other dotted names "
+                "are not accepted."
             )
         if bare not in self.discover() and self.qualified(bare) not in self.bot.extensions:
             available = ", ".join(self.discover()) or "none"
@@ -197,10 +198,11 @@ class ExtensionManager:
             )
 
     def known_names(self) -> list[str]:
-        """Every extension known: in the folder, recorded by the manager, or loaded, sorted."""
+        """Every extension known: in the folder, or loaded, sorted. A record of one whose file is gone and
+        that is not loaded (a failure, an unload) is history, not an extension: it is not listed."""
         prefix = self.package + "."
         loaded = {name[len(prefix) :] for name in self.bot.extensions if name.startswith(prefix)}
-        return sorted(set(self.discover()) | set(self.states) | loaded)
+        return sorted(set(self.discover()) | loaded)
 
     def status_of(self, name: str) -> ExtensionStatus:
         """Where an extension stands now: loaded (whoever loaded it), failed, blacklisted or unloaded."""

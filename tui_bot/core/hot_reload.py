@@ -16,6 +16,8 @@ log = logging.getLogger("tui_bot.extensions")
 # Editors write a file in several steps (truncate, write, rename); wait for the burst to settle.
 DEBOUNCE_MS = 400
 
+ExtensionAction = Callable[[str], Awaitable[ExtensionResult]]
+
 
 async def watch_extensions(
     manager: ExtensionManager,
@@ -23,12 +25,18 @@ async def watch_extensions(
     *,
     on_result: Callable[[ExtensionResult], Awaitable[None] | None] | None = None,
     debounce_ms: int = DEBOUNCE_MS,
+    reload: ExtensionAction | None = None,
+    unload: ExtensionAction | None = None,
 ) -> None:
     """Reload changed extensions until ``stop_event`` is set.
 
     A reload that fails keeps the previous version running (discord.py restores it) and is reported
     through the log and ``on_result``. Deleted extensions are unloaded; new files are loaded.
+    ``reload`` and ``unload`` are the manager's own unless given: the bot passes its action layer's
+    (``bot.actions``), which also says when a load added slash commands that need a sync.
     """
+    reload = reload or manager.reload
+    unload = unload or manager.unload
     manager.directory.mkdir(parents=True, exist_ok=True)
     log.info("Watching %s for changes (auto_reload is on)", manager.directory)
     async for changes in watchfiles.awatch(
@@ -43,9 +51,15 @@ async def watch_extensions(
                 continue
             try:
                 if name in manager.discover():
-                    result = await manager.reload(name)
+                    result = await reload(name)
+                elif manager.qualified(name) in manager.bot.extensions:
+                    result = await unload(name)
                 else:
-                    result = await manager.unload(name)
+                    # Deleted and not loaded (it had failed, or was unloaded): nothing to unload, and its
+                    # old failure is forgotten with the file.
+                    manager.states.pop(name, None)
+                    log.info("Extension %s: its file was removed", name)
+                    continue
             except ExtensionNameError as error:
                 log.warning("Hot reload skipped %s: %s", name, error)
                 continue

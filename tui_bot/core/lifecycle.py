@@ -1,10 +1,10 @@
 """Commands in flight, and a shutdown that lets them finish.
 
 Every invocation (prefix, hybrid used as slash, pure slash) runs inside :meth:`Lifecycle.track`, which
-also records its latency and counts a successful use in the database *before* the invocation is
-considered finished. (discord.py's ``on_command_completion`` is dispatched as a separate task, which
-could run after the database closed; counting here means a command that finished during shutdown is
-never lost.)
+also counts it in ``bot.metrics`` and, when it succeeded, records its latency and counts the use in
+memory and in the database *before* the invocation is considered finished. (discord.py's
+``on_command_completion`` is dispatched as a separate task, which could run after the database closed;
+counting here means a command that finished during shutdown is never lost.)
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tui_bot.core.metrics import Metrics
-    from tui_bot.storage.database import Database
+    from tui_bot.storage.base import BotDatabase
 
 log = logging.getLogger("tui_bot.lifecycle")
 
@@ -39,10 +39,11 @@ class Invocation:
 class Lifecycle:
     """Whether new commands are accepted, and how many are running.
 
-    A finished invocation is timed in ``metrics`` and, when it succeeded, counted in ``database``.
+    A finished invocation is counted in ``metrics``; when it succeeded, its latency and its use are
+    recorded there and the use is counted in ``database`` (both count the same thing).
     """
 
-    def __init__(self, metrics: Metrics, database: Database) -> None:
+    def __init__(self, metrics: Metrics, database: BotDatabase) -> None:
         self._metrics = metrics
         self._database = database
         self.accepting = True
@@ -67,11 +68,11 @@ class Lifecycle:
         return time.perf_counter()
 
     async def end(self, started: float, name: str | None, ok: bool) -> None:
-        """The invocation begun at ``started`` ended: record its latency and, if ``ok``, its use."""
+        """The invocation begun at ``started`` ended: count it and, if ``ok``, its latency and use."""
         seconds = time.perf_counter() - started
         try:
             if name is not None:
-                self._metrics.command_finished(name, seconds)
+                self._metrics.command_finished(name, seconds, ok)
                 if ok:
                     await self._database.increment_command_usage(name)
         finally:
@@ -88,7 +89,7 @@ class Lifecycle:
 
     @contextlib.asynccontextmanager
     async def track(self) -> AsyncIterator[Invocation]:
-        """Count an invocation as running; on exit record its latency and, if ``ok``, its use."""
+        """Count an invocation as running; on exit count it and, if ``ok``, its latency and use."""
         invocation = Invocation()
         started = self.begin()
         try:

@@ -3,6 +3,11 @@
 Everything is O(1) per message and per command and allocates nothing per message: integer counters, a
 fixed ring of 60 per-minute buckets and, per command, a fixed ring of the last latencies. The counts
 are of this run; all-time usage lives in the database (``await bot.metrics.top_commands_all_time()``).
+
+Every invocation counts as processed (and in the per-minute ring). Uses and latencies count only the
+invocations that ran to completion, the same ones the database counts, so this run's top commands
+and the all-time ones agree. A failed invocation is either a refusal (the bot said no: a missing
+role, a cooldown, a bad argument) or an error (an exception the user saw an error id for).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import discord
 
-    from tui_bot.storage.database import Database
+    from tui_bot.storage.base import BotDatabase
 
 LATENCY_SAMPLES = 128  # per command, for the p95
 MINUTES = 60  # the per-minute ring: the last hour
@@ -86,7 +91,7 @@ class Metrics:
         self,
         client: ConnectionView,
         *,
-        database: Database | None = None,
+        database: BotDatabase | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
@@ -96,6 +101,7 @@ class Metrics:
         self.messages_seen = 0
         self.commands_processed = 0
         self.error_count = 0
+        self.refusal_count = 0
         self.replies_failed = 0
         self._uses: dict[str, int] = {}
         self._timings: dict[str, CommandTiming] = {}
@@ -109,21 +115,27 @@ class Metrics:
         self.messages_seen += 1
 
     def record_error(self) -> None:
-        """A command error reached the error handler (refusals included)."""
+        """A command failed unexpectedly (an exception; the user was shown an error id)."""
         self.error_count += 1
+
+    def record_refusal(self) -> None:
+        """The bot refused a command and told the user why (role, permission, cooldown, argument...)."""
+        self.refusal_count += 1
 
     def reply_failed(self) -> None:
         """A command's reply was given up after transient REST failures (see core/context.py)."""
         self.replies_failed += 1
 
-    def command_finished(self, name: str, seconds: float) -> None:
-        """A command invocation (prefix or slash, successful or not) ended after ``seconds``."""
+    def command_finished(self, name: str, seconds: float, ok: bool = True) -> None:
+        """A command invocation (prefix or slash) ended after ``seconds``; ``ok``: it ran to completion
+        (refused or failed ones count as processed, not as uses, and their latency is not kept)."""
         self.commands_processed += 1
-        self._uses[name] = self._uses.get(name, 0) + 1
-        timing = self._timings.get(name)
-        if timing is None:
-            timing = self._timings[name] = CommandTiming()
-        timing.add(seconds)
+        if ok:
+            self._uses[name] = self._uses.get(name, 0) + 1
+            timing = self._timings.get(name)
+            if timing is None:
+                timing = self._timings[name] = CommandTiming()
+            timing.add(seconds)
         minute = int(self._clock() // 60)
         slot = minute % MINUTES
         if self._minute_of[slot] != minute:
@@ -143,7 +155,7 @@ class Metrics:
         return counts
 
     def top_commands(self, limit: int | None = 10) -> dict[str, int]:
-        """This run's invocations per command, most used first (ties by name)."""
+        """This run's completed uses per command, most used first (ties by name)."""
         ordered = sorted(self._uses.items(), key=lambda item: (-item[1], item[0]))
         return dict(ordered if limit is None else ordered[:limit])
 
@@ -168,6 +180,7 @@ class Metrics:
             "commands_processed": self.commands_processed,
             "messages_seen": self.messages_seen,
             "error_count": self.error_count,
+            "refusal_count": self.refusal_count,
             "replies_failed": self.replies_failed,
             "top_commands": self.top_commands(),
             "latency": {name: timing.summary() for name, timing in sorted(self._timings.items())},

@@ -15,6 +15,9 @@ from __future__ import annotations
 import abc
 from typing import TYPE_CHECKING
 
+# The extension name that means "every loaded extension" in `reload all` (the owner command, the cluster bus).
+ALL_EXTENSIONS = "all"
+
 
 class ActionResult(abc.ABC):
     """The outcome of one operator action: whether it worked (``ok``) and one line saying what happened.

@@ -22,7 +22,7 @@ from discord.ext import commands
 
 if TYPE_CHECKING:
     from tui_bot.core.bot import TuiBot
-    from tui_bot.storage.database import Database
+    from tui_bot.storage.base import BotDatabase
 
 log = logging.getLogger("tui_bot.permissions")  # one logger for the whole permission answer
 
@@ -46,7 +46,7 @@ RoleRef = str | int
 class PermissionRules:
     """Per-guild role rules over config.json defaults, cached in memory."""
 
-    def __init__(self, db: Database, defaults: Mapping[str, Sequence[RoleRef]]) -> None:
+    def __init__(self, db: BotDatabase, defaults: Mapping[str, Sequence[RoleRef]]) -> None:
         self.db = db
         self.defaults = {name.lower(): tuple(roles) for name, roles in defaults.items()}
         self._guild_rules: dict[int, dict[str, list[int]]] = {}
@@ -62,6 +62,15 @@ class PermissionRules:
                     rules = await self.db.get_command_roles(guild_id)
                     self._guild_rules[guild_id] = rules
         return rules
+
+    def forget(self, guild_id: int | None) -> None:
+        """Drop the cached rules of one guild (None: of every guild): the next lookup reads the database.
+
+        Called when the rules changed elsewhere (another cluster worker, a script using ``bot.db``)."""
+        if guild_id is None:
+            self._guild_rules.clear()
+        else:
+            self._guild_rules.pop(guild_id, None)
 
     async def add_role(self, guild_id: int, command_name: str, role_id: int) -> None:
         """Allow ``role_id`` to run ``command_name`` in the guild (stored, then cached).

@@ -149,6 +149,24 @@ async def local_payloads(bot: commands.Bot, guild: discord.abc.Snowflake | None)
     return [command.to_dict(tree) for command in scoped]
 
 
+def _tree_label(
+    command: app_commands.Command[Any, ..., Any] | app_commands.Group | app_commands.ContextMenu,
+) -> str:
+    kind = command.type.value if isinstance(command, app_commands.ContextMenu) else 1  # 1: a slash command
+    return _label((kind, command.name))
+
+
+def tree_commands(bot: commands.Bot) -> set[str]:
+    """Every application command in the bot's local tree, global and per guild, as labels (``/greet``,
+    ``/setup (guild 123)``, ``Report (message menu)``): what the next sync sends, and what a load that
+    adds commands grows (they reach Discord only with that sync)."""
+    tree: app_commands.CommandTree = bot.tree
+    labels = {_tree_label(command) for command in tree.get_commands()}
+    for guild in bot.guilds:
+        labels |= {f"{_tree_label(command)} (guild {guild.id})" for command in tree.get_commands(guild=guild)}
+    return labels
+
+
 async def remote_payloads(bot: commands.Bot, guild: discord.abc.Snowflake | None) -> list[Mapping[str, Any]]:
     """What Discord has for the scope, as raw payloads (``AppCommand`` objects drop fields we compare)."""
     app_id = bot.application_id

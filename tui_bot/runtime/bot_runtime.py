@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from tui_bot import exit_codes
+from tui_bot.cluster import ShardClaimError
 from tui_bot.config.env import Secrets
 from tui_bot.config.store import ConfigStore
 from tui_bot.core.bot import TuiBot, create_bot
+from tui_bot.core.clustering import SessionStartsExhausted
 from tui_bot.core.lifecycle import DEFAULT_SHUTDOWN_TIMEOUT
 from tui_bot.core.watchdog import BlockSite, LoopWatchdog, site_in_frames, suspended_frames
 from tui_bot.runtime import shutdown
@@ -112,7 +114,8 @@ class BotRuntime:
                     api_base or "(Discord)",
                     gateway_url or "(Discord)",
                 )
-            self.bot = create_bot(self.config, owner_ids=owners, **self.bot_options)
+            options = {"database_url": self.secrets.database_url, **self.bot_options}  # .env wins
+            self.bot = create_bot(self.config, owner_ids=owners, **options)
             self._watch_the_loop(self.bot)
             if self.sandbox is not None:
                 self.bot.add_listener(self._sync_sandbox_commands, "on_ready")
@@ -144,6 +147,10 @@ class BotRuntime:
         except DatabaseError as error:
             log.critical("%s", error)
             self.exit_code = exit_codes.CRITICAL
+        except (ShardClaimError, SessionStartsExhausted) as error:
+            # Not a crash: this worker may start later (a supervisor or systemd retries it).
+            log.error("Cluster: this worker cannot start now: %s", error)
+            self.exit_code = exit_codes.TRY_AGAIN
         except Exception as error:
             unreachable = unreachable_message(error, discord.http.Route.BASE)
             if unreachable is not None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .world import Channel, Json, World
+from .world import Channel, DMChannel, Json, World
 
 
 def store_attachments(
-    world: World, request: web.Request, channel: Channel, body: Json, files: list[web.FileField]
+    world: World, request: web.Request, channel: Channel | DMChannel, body: Json, files: list[web.FileField]
 ) -> list[Json]:
     """Store ``files`` (uploaded to ``channel``) and return their attachment objects, in upload order."""
     described = {str(a.get("id")): a for a in body.get("attachments", []) if isinstance(a, dict)}

@@ -60,8 +60,9 @@ def find_command(world: World, guild_id: int, name: str, *, kind: int = 1) -> Js
     )
     known = ", ".join(f"/{n}" for n in synced) or "none"
     raise InteractionError(
-        f"/{name} is not a slash command the bot has synced for this guild (synced: {known}); "
-        "did the bot call `await bot.tree.sync()` (or sync(guild=...)) after adding it?"
+        f"/{name} is not a slash command the bot has synced for this guild (synced: {known}). "
+        "Discord only offers slash commands the bot has synced: sync them (in tui-bot, press s in the "
+        "console or use !sync), then try again."
     )
 
 

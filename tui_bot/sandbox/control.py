@@ -8,7 +8,7 @@ any other integer that large. Errors are ``{"error": "what to fix"}`` with 400 (
 
 This module holds the index, the world, messages, events, reactions and members; the interaction
 endpoints are in ``control_interactions``, the fault and rate-limit knobs in ``control_faults``, the
-JSON conventions in ``control_http``.
+gateway limits and direct messages in ``control_gateway``, the JSON conventions in ``control_http``.
 
 Endpoints:
 
@@ -20,6 +20,7 @@ Endpoints:
 ``GET /_sandbox/messages?channel=general&limit=50[&before=ID][&after=ID]``
     ``{"channel_id", "messages": [...]}``: the channel's most recent ``limit`` messages (1-1000,
     default 50), bots' included, oldest first, in Discord's message shape (with ``reactions``).
+    ``channel`` may also be a DM channel's id.
 ``POST /_sandbox/messages`` ``{"author": "alice", "channel": "general", "content": "!help"}``
     Posts as that member (name, nick or id) and dispatches MESSAGE_CREATE to bots; answers the created
     message (Discord's shape, with ``guild_id`` and ``member``) once it is on every bot's socket.
@@ -58,6 +59,19 @@ Forwarded to the Sandbox's Python API:
     Answers the fault's description; ``DELETE /_sandbox/faults`` clears every REST fault.
 ``PUT /_sandbox/rate-limits`` ``{"route": "POST channels/*/messages", "limit": 5, "per_seconds": 1}``
     (or ``{"global": true, "limit": 50}``); ``DELETE /_sandbox/rate-limits`` restores the defaults.
+``GET /_sandbox/gateway``
+    ``{"max_concurrency", "identify_window", "session_start_limit", "session_reset_after",
+    "recommended_shards", "session_start_limits": {bot id: {"total", "remaining", "reset_after",
+    "max_concurrency"}}, "sessions": [{"session_id", "user_id", "shard", "connected"}],
+    "identify_refusals": [{"session_id", "user_id", "shard", "bucket", "reason", "at", "retry_after"}]}``.
+    ``reason`` is ``"max_concurrency"`` (an IDENTIFY within ``identify_window`` seconds of another in its
+    bucket ``shard_id % max_concurrency``: answered INVALID_SESSION) or ``"session_start_limit"`` (none
+    left: closed with 4004). Refusals are also ``identify_refused`` events.
+``PATCH /_sandbox/gateway`` ``{"max_concurrency": 2, "identify_window": 0.5, ...}``
+    Changes any of the five settings (``identify_window`` 0 or null: not enforced); answers as GET.
+``POST /_sandbox/direct-messages`` ``{"author": "alice", "content": "hi"}``
+    ``author`` sends the bot a DM (its DM channel is opened the first time); MESSAGE_CREATE goes to the
+    bot's shard 0 sessions only, as on Discord. Answers the message (no ``guild_id``).
 ``POST /_sandbox/members`` ``{"user", "guild"?, "roles"?, "nick"?}``;
 ``DELETE /_sandbox/members?member=bob[&guild=...]``
     A user joins or leaves a guild (GUILD_MEMBER_ADD / _REMOVE).
@@ -73,6 +87,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from .control_faults import FaultControls
+from .control_gateway import GatewayControls
 from .control_http import (
     CONTROL_PREFIX,
     MAX_WAIT,
@@ -111,6 +126,7 @@ class ControlApi:
         self._closing = asyncio.Event()
         self.interactions = InteractionControls(sandbox)
         self.faults = FaultControls(sandbox)
+        self.gateway = GatewayControls(sandbox)
 
     def _routes(self) -> list[ControlRoute]:
         return [
@@ -123,6 +139,7 @@ class ControlApi:
             ControlRoute("DELETE", "/reactions", self.delete_reaction),
             *self.interactions.routes(),
             *self.faults.routes(),
+            *self.gateway.routes(),
             ControlRoute("POST", "/members", self.add_member),
             ControlRoute("DELETE", "/members", self.remove_member),
         ]
@@ -196,7 +213,10 @@ class ControlApi:
 
     async def get_messages(self, request: web.Request) -> web.Response:
         query = request.query
-        channel = self.world.find_channel(required(query, "channel", '"general"'))
+        ref = required(query, "channel", '"general"')
+        # A DM channel by id (from POST /direct-messages' answer), else a guild channel by id or name.
+        dm = self.world.dm_channels.get(int(ref)) if ref.isdigit() else None
+        channel = dm if dm is not None else self.world.find_channel(ref)
         limit = number(query, "limit", 50, 1, MAX_MESSAGES, integer=True)
         anchors = {}
         for name in ("before", "after"):

@@ -19,6 +19,9 @@ class EventKind(StrEnum):
     """What happened. Bot actions, plus what the sandbox itself did that tests wait on."""
 
     IDENTIFY = "identify"  # a bot session identified (data: intents, shard, session_id)
+    # An IDENTIFY refused by Discord's limits (identify_limits.py; data: session_id, user_id, shard,
+    # bucket, reason "max_concurrency" (op 9 sent) or "session_start_limit" (closed 4004), retry_after)
+    IDENTIFY_REFUSED = "identify_refused"
     READY = "ready"  # READY and every GUILD_CREATE were sent to a session
     MESSAGE_CREATE = "message_create"  # a bot sent a message
     MESSAGE_UPDATE = "message_update"  # a bot edited a message
@@ -27,6 +30,7 @@ class EventKind(StrEnum):
     PRESENCE_UPDATE = "presence_update"  # a bot changed its presence (op 3 or IDENTIFY's presence)
     COMMANDS_SYNC = "commands_sync"  # a bot bulk-overwrote application commands
     USER_MESSAGE = "user_message"  # the sandbox injected a member's message (Sandbox.send_message)
+    USER_DIRECT_MESSAGE = "user_direct_message"  # a user's DM to a bot (Sandbox.send_direct_message)
     UNKNOWN_ROUTE = "unknown_route"  # a bot called a REST route the sandbox does not implement
     # -- reactions, bulk delete and pins (rest_messages.py; data has channel_id and message_id) --
     REACTION_ADD = "reaction_add"  # a bot reacted (data: user_id, emoji)

@@ -12,8 +12,15 @@ Transport compression (``compress=`` in the URL, see ``compression.py``): zlib-s
 so the client's real decompression path runs; plain text frames when none is asked for, or zstd-stream
 cannot be spoken (:attr:`GatewayHub.compressions`); a close 4000 for an undocumented value.
 
-Slightly over 400 lines because the hub is one job, a state machine over one list of sessions:
-accepting connections, the protocol's handlers, expiry, faults and dispatch all read and change it.
+Discord's limits on starting sessions (``identify_limits``): an IDENTIFY that breaks the
+``max_concurrency`` bucket rule gets op 9 INVALID_SESSION (``d`` false), one beyond the session start
+limit a close 4004; both are recorded (``identify_refused`` events). Guild events go to the sessions
+whose shard is ``(guild_id >> 22) % shard_count``; DM events, which have no guild, to shard 0 only.
+
+Over 400 lines because the hub is one job, a state machine over one list of sessions: accepting
+connections, the protocol's handlers, expiry, faults, the session limits and dispatch (by shard) all read
+and change it. The parts that need no session list are elsewhere (``gateway_protocol``,
+``gateway_session``, ``identify_limits``, ``compression``).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from .events import (
 )
 from .gateway_protocol import (
     CLOSE_REASONS,
+    DIRECT_MESSAGES,
     GUILD_MEMBERS,
     GUILD_MESSAGES,
     MESSAGE_CONTENT,
@@ -46,6 +54,7 @@ from .gateway_protocol import (
     ready_payload,
 )
 from .gateway_session import GatewaySession
+from .identify_limits import IdentifyLimits, IdentifyRefusal, RefusalReason
 from .payloads import guild_create_payload, message_payload
 from .world import (
     PRIVILEGED_INTENTS,
@@ -72,11 +81,20 @@ class GatewayHub:
     RESUME). :attr:`recommended_shards` is what ``GET gateway/bot`` reports. :attr:`compressions` is the
     set of ``compress=`` values honoured for new connections (remove ``"zstd-stream"`` to have zstd
     clients served plain text frames). :attr:`heartbeat_ack_delay` is how long (s) a HEARTBEAT_ACK waits.
+    :attr:`limits` holds the IDENTIFY rate limit and the session start limit.
     """
 
-    def __init__(self, world: World, events: EventLog, *, heartbeat_interval_ms: int = 41250) -> None:
+    def __init__(
+        self,
+        world: World,
+        events: EventLog,
+        *,
+        heartbeat_interval_ms: int = 41250,
+        limits: IdentifyLimits | None = None,
+    ) -> None:
         self.world = world
         self.events = events
+        self.limits = limits if limits is not None else IdentifyLimits()
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.heartbeat_ack_delay = HEARTBEAT_ACK_DELAY
         self.sessions: list[GatewaySession] = []
@@ -322,6 +340,10 @@ class GatewayHub:
         if any(intents & bit and not app_flags & allowed for bit, allowed in PRIVILEGED_INTENTS.items()):
             await self._close(session, CloseCode.DISALLOWED_INTENTS)
             return
+        refusal = self.limits.admit(session.session_id, user.id, (shard[0], shard[1]))
+        if refusal is not None:
+            await self._refuse_identify(session, refusal)
+            return
 
         session.user, session.intents, session.shard = user, intents, (shard[0], shard[1])
         self.events.record(
@@ -357,6 +379,14 @@ class GatewayHub:
             {"session_id": session.session_id, "user_id": user.id, "guild_ids": [g.id for g in guilds]},
         )
         log.info("gateway session %s ready as %s (intents %d)", session.session_id, user.username, intents)
+
+    async def _refuse_identify(self, session: GatewaySession, refusal: IdentifyRefusal) -> None:
+        self.events.record(EventKind.IDENTIFY_REFUSED, refusal.as_json())
+        log.warning("gateway: %s", self.limits.explain(refusal))
+        if refusal.reason is RefusalReason.MAX_CONCURRENCY:
+            await session.send(Op.INVALID_SESSION, False)  # discord.py IDENTIFYs again 5 s later
+        else:
+            await self._close(session, CloseCode.AUTHENTICATION_FAILED)
 
     def _record_presence(self, session: GatewaySession, d: Json, *, source: str) -> None:
         presence = presence_from(d)
@@ -408,11 +438,30 @@ class GatewayHub:
         else:
             await asyncio.gather(*(s.send(Op.DISPATCH, build(s), event) for s in targets))
 
+    def dm_targets(self, channel_id: int) -> list[GatewaySession]:
+        """The sessions that get a DM channel's events: its bot's sessions on shard 0 with DIRECT_MESSAGES.
+
+        Discord sends events without a ``guild_id`` to the first shard only.
+        """
+        channel = self.world.dm_channels.get(channel_id)
+        if channel is None:
+            return []
+        return [
+            s
+            for s in self.identified_sessions
+            if s.user is not None
+            and s.user.id == channel.bot_id
+            and s.shard[0] == 0
+            and s.has_intent(DIRECT_MESSAGES)
+        ]
+
     async def dispatch_message(self, event: str, message: Message) -> None:
         """MESSAGE_CREATE or MESSAGE_UPDATE, with content hidden from sessions lacking MESSAGE_CONTENT."""
-        if message.guild_id is None:
-            return
         full = message_payload(self.world, message, gateway=True)
+        if message.guild_id is None:
+            # A DM: its content is exempt from MESSAGE_CONTENT ("Content in DMs with the app").
+            await self.send_to(self.dm_targets(message.channel_id), event, lambda _s: full)
+            return
 
         def build(session: GatewaySession) -> Json:
             assert session.user is not None
@@ -426,6 +475,8 @@ class GatewayHub:
 
     async def dispatch_message_delete(self, message: Message) -> None:
         if message.guild_id is None:
+            deleted = {"id": str(message.id), "channel_id": str(message.channel_id)}
+            await self.send_to(self.dm_targets(message.channel_id), "MESSAGE_DELETE", lambda _s: deleted)
             return
         payload = {
             "id": str(message.id),

@@ -18,6 +18,7 @@ from .world import Guild, Json, User, World
 GUILDS = 1 << 0
 GUILD_MEMBERS = 1 << 1
 GUILD_MESSAGES = 1 << 9
+DIRECT_MESSAGES = 1 << 12
 MESSAGE_CONTENT = 1 << 15
 MEMBERS_PER_CHUNK = 1000  # GUILD_MEMBERS_CHUNK size, as on Discord
 TRACE = '["tui-bot-sandbox",{"micros":0}]'

@@ -76,6 +76,24 @@ class Channel:
 
 
 @dataclass
+class DMChannel:
+    """A direct-message channel (type 1) between a user and a bot; it belongs to no guild.
+
+    On Discord, gateway events of DMs carry no ``guild_id`` and so reach shard 0 only.
+    """
+
+    id: int
+    recipient: User  # the human end; the other end is the bot ``bot_id``
+    bot_id: int
+    type: int = 1
+    last_message_id: int | None = None
+
+    def has(self, user_id: int) -> bool:
+        """Whether ``user_id`` is one of the two ends."""
+        return user_id in (self.recipient.id, self.bot_id)
+
+
+@dataclass
 class Member:
     """A user's membership of a guild."""
 
@@ -124,7 +142,8 @@ class Guild:
 
 @dataclass
 class Message:
-    """A message in a guild channel. ``attachments`` are already Discord attachment objects."""
+    """A message in a guild channel, or a DM (``guild_id`` None). ``attachments`` are already Discord
+    attachment objects."""
 
     id: int
     channel_id: int

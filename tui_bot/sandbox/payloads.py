@@ -10,7 +10,7 @@ import copy
 import hashlib
 
 from .reactions import reactions_payload
-from .world import Channel, Guild, Json, Member, Message, Role, User, World, iso
+from .world import Channel, DMChannel, Guild, Json, Member, Message, Role, User, World, iso
 
 GUILD_PRESENCES = 1 << 8
 LARGE_THRESHOLD = 250  # members above which a guild is large (what discord.py sends in IDENTIFY)
@@ -111,6 +111,17 @@ def channel_payload(channel: Channel, *, with_guild_id: bool = True) -> Json:
     if with_guild_id:
         payload["guild_id"] = str(channel.guild_id)
     return payload
+
+
+def dm_channel_payload(channel: DMChannel) -> Json:
+    """A DM channel object (type 1), as ``POST users/@me/channels`` and ``GET channels/{id}`` return it."""
+    return {
+        "id": str(channel.id),
+        "type": channel.type,
+        "last_message_id": None if channel.last_message_id is None else str(channel.last_message_id),
+        "flags": 0,
+        "recipients": [user_payload(channel.recipient)],
+    }
 
 
 def member_payload(member: Member, *, with_user: bool = True) -> Json:

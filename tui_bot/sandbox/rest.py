@@ -10,6 +10,9 @@ headers, counted for real by ``ratelimits.RateLimiter`` with generous default li
 unless a test tightens them. 500/502/504 are retried with sleeps, so sandbox bugs surface as slow tests:
 every handler error is logged with its traceback. Injected faults (``faults.py``) answer before the
 handler runs.
+
+The channel and message routes serve DM channels too (:meth:`RestApi.requested_target`; opening one is
+in ``rest_dms``). ``GET gateway/bot`` reports the hub's shard count and session start limit.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from .faults import FaultInjector
 from .gateway import GatewayHub
 from .gateway_protocol import gateway_url_for
 from .nonces import NonceRegistry, message_nonce
-from .payloads import application_payload, channel_payload, message_payload, user_payload
+from .payloads import application_payload, channel_payload, dm_channel_payload, message_payload, user_payload
 from .ratelimits import RateLimiter
 from .rest_http import (
     API_PREFIX,
@@ -52,6 +55,7 @@ from .rest_http import (
 )
 from .world import (
     Channel,
+    DMChannel,
     Guild,
     Json,
     Message,
@@ -172,7 +176,19 @@ class RestApi:
             raise ApiError(*MISSING_PERMISSIONS)
         return channel
 
-    def requested_message(self, request: web.Request, channel: Channel) -> Message:
+    def requested_target(self, request: web.Request, *, need: int = VIEW_CHANNEL) -> Channel | DMChannel:
+        """The URL's ``channel_id``: a DM channel the caller is one end of, else as :meth:`requested_channel`.
+
+        A DM of two other users is 403/50001, as on Discord.
+        """
+        dm = self.world.dm_channels.get(snowflake_arg(request, "channel_id"))
+        if dm is None:
+            return self.requested_channel(request, need=need)
+        if not dm.has(self.caller(request).id):
+            raise ApiError(*MISSING_ACCESS)
+        return dm
+
+    def requested_message(self, request: web.Request, channel: Channel | DMChannel) -> Message:
         """The URL's ``message_id`` in ``channel`` (404/10008 if it is not there)."""
         message = self.world.get_message(channel.id, snowflake_arg(request, "message_id"))
         if message is None:
@@ -214,22 +230,20 @@ class RestApi:
             {
                 "url": gateway_url_for(request),
                 "shards": self.hub.recommended_shards,
-                "session_start_limit": {
-                    "total": 1000,
-                    "remaining": 1000,
-                    "reset_after": 86_400_000,
-                    "max_concurrency": 1,
-                },
+                "session_start_limit": self.hub.limits.session_start_limit(self.caller(request).id),
             }
         )
 
     # -- channels and messages --
 
     async def get_channel(self, request: web.Request) -> web.Response:
-        return json_response(channel_payload(self.requested_channel(request)))
+        channel = self.requested_target(request)
+        if isinstance(channel, DMChannel):
+            return json_response(dm_channel_payload(channel))
+        return json_response(channel_payload(channel))
 
     async def get_messages(self, request: web.Request) -> web.Response:
-        channel = self.requested_channel(request, need=VIEW_CHANNEL | READ_MESSAGE_HISTORY)
+        channel = self.requested_target(request, need=VIEW_CHANNEL | READ_MESSAGE_HISTORY)
         query = request.query
         try:
             limit = int(query.get("limit", 50))
@@ -242,11 +256,11 @@ class RestApi:
         return json_response([message_payload(self.world, m) for m in messages])
 
     async def get_message(self, request: web.Request) -> web.Response:
-        channel = self.requested_channel(request, need=VIEW_CHANNEL | READ_MESSAGE_HISTORY)
+        channel = self.requested_target(request, need=VIEW_CHANNEL | READ_MESSAGE_HISTORY)
         return json_response(message_payload(self.world, self.requested_message(request, channel)))
 
     async def post_message(self, request: web.Request) -> web.Response:
-        channel = self.requested_channel(request, need=VIEW_CHANNEL | SEND_MESSAGES)
+        channel = self.requested_target(request, need=VIEW_CHANNEL | SEND_MESSAGES)
         body, files = await read_body(request)
         content = message_content(body)
         nonce, enforce_nonce = message_nonce(body)
@@ -294,7 +308,7 @@ class RestApi:
         )
         return response
 
-    def _reference(self, channel: Channel, ref: Json | None) -> Json | None:
+    def _reference(self, channel: Channel | DMChannel, ref: Json | None) -> Json | None:
         if not ref or not ref.get("message_id"):
             return None
         ref_channel = int(ref.get("channel_id") or channel.id)
@@ -305,15 +319,13 @@ class RestApi:
                     "message_reference", "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message"
                 )
             return None
-        return {
-            "type": 0,
-            "channel_id": str(ref_channel),
-            "message_id": str(target.id),
-            "guild_id": str(target.guild_id),
-        }
+        reference: Json = {"type": 0, "channel_id": str(ref_channel), "message_id": str(target.id)}
+        if target.guild_id is not None:  # a reply in a DM names no guild
+            reference["guild_id"] = str(target.guild_id)
+        return reference
 
     async def patch_message(self, request: web.Request) -> web.Response:
-        channel = self.requested_channel(request)
+        channel = self.requested_target(request)
         message = self.requested_message(request, channel)
         if message.author.id != self.caller(request).id:
             raise ApiError(403, 50005, "Cannot edit a message authored by another user")
@@ -329,17 +341,21 @@ class RestApi:
         )
 
     async def delete_message(self, request: web.Request) -> web.Response:
-        channel = self.requested_channel(request)
+        channel = self.requested_target(request)
         message = self.requested_message(request, channel)
         user = self.caller(request)
-        if message.author.id != user.id and not self.world.permissions_in(channel, user.id) & MANAGE_MESSAGES:
+        # In a DM only the author may delete a message.
+        moderator = (
+            isinstance(channel, Channel) and self.world.permissions_in(channel, user.id) & MANAGE_MESSAGES
+        )
+        if message.author.id != user.id and not moderator:
             raise ApiError(*MISSING_PERMISSIONS)
         self.world.delete_message(message)
         await self.hub.dispatch_message_delete(message)
         return await self._respond_then_record(request, no_content(), EventKind.MESSAGE_DELETE, message)
 
     async def post_typing(self, request: web.Request) -> web.Response:
-        channel = self.requested_channel(request, need=VIEW_CHANNEL | SEND_MESSAGES)
+        channel = self.requested_target(request, need=VIEW_CHANNEL | SEND_MESSAGES)
         self.events.record(EventKind.TYPING, {"channel_id": channel.id, "user_id": self.caller(request).id})
         return no_content()
 

@@ -6,6 +6,11 @@ setting ``discord.http.Route.BASE`` and ``DiscordWebSocket.DEFAULT_GATEWAY`` (a 
 ``DISCORD_API_BASE`` and ``DISCORD_GATEWAY_URL`` in its .env); a test client in any language drives it
 through the control API (see ``control.py``).
 
+Several bot processes, each with its own shard ids, may connect to one sandbox: each guild's events go
+to the session of shard ``(guild_id >> 22) % shard_count`` and DMs to shard 0. Discord's limits on
+starting sessions are on by default here (``--identify-window 5``): an IDENTIFY breaking the
+``max_concurrency`` bucket rule is refused with INVALID_SESSION and recorded (``GET /_sandbox/gateway``).
+
 Nothing here imports Textual.
 """
 
@@ -23,6 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui_bot import exit_codes
+
+from .identify_limits import DEFAULT_SESSION_RESET_AFTER, DEFAULT_SESSION_START_TOTAL, DISCORD_IDENTIFY_WINDOW
 
 if TYPE_CHECKING:
     from .server import Sandbox
@@ -52,6 +59,45 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="FILE",
         help="a world file (JSON, like demo_world.json) instead of the demo",
+    )
+    limits = serve.add_argument_group("gateway limits (what GET gateway/bot reports, and enforced)")
+    limits.add_argument(
+        "--shards",
+        type=int,
+        default=1,
+        metavar="N",
+        help="the shard count GET gateway/bot recommends (default: 1)",
+    )
+    limits.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=1,
+        metavar="N",
+        help="IDENTIFYs allowed per window, one per bucket shard_id %% N (default: 1)",
+    )
+    limits.add_argument(
+        "--identify-window",
+        type=float,
+        default=DISCORD_IDENTIFY_WINDOW,
+        metavar="SECONDS",
+        help="seconds between two IDENTIFYs of one bucket; sooner is refused with INVALID_SESSION "
+        f"(default: {DISCORD_IDENTIFY_WINDOW:g}, as on Discord; 0: not enforced)",
+    )
+    limits.add_argument(
+        "--session-start-limit",
+        type=int,
+        default=DEFAULT_SESSION_START_TOTAL,
+        metavar="N",
+        help="IDENTIFYs allowed per reset window; one more is closed with 4004 "
+        f"(default: {DEFAULT_SESSION_START_TOTAL})",
+    )
+    limits.add_argument(
+        "--session-reset-after",
+        type=float,
+        default=DEFAULT_SESSION_RESET_AFTER,
+        metavar="SECONDS",
+        help="seconds until the session starts are all available again "
+        f"(default: {DEFAULT_SESSION_RESET_AFTER:g})",
     )
     serve.add_argument(
         "--log-level",
@@ -107,6 +153,9 @@ def serve_main(args: argparse.Namespace) -> int:
     )
     if not 0 <= args.port <= 65535:
         return _fail(f"--port must be between 0 and 65535 (got {args.port})")
+    problem = _limits_problem(args)
+    if problem is not None:
+        return _fail(problem)
     try:
         if args.world is None:
             from .world_file import demo_world
@@ -120,9 +169,24 @@ def serve_main(args: argparse.Namespace) -> int:
 
     try:
         # uvloop unless TUI_BOT_LOOP=asyncio, as for the bot (see tui_bot.loop).
-        return event_loop.run(_serve(world, args.host, args.port))
+        return event_loop.run(_serve(world, args))
     except KeyboardInterrupt:  # a second Ctrl+C during shutdown, or no signal handlers (Windows)
         return exit_codes.OK
+
+
+def _limits_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the gateway limit options, if anything."""
+    if args.shards < 1:
+        return f"--shards must be at least 1 (got {args.shards})"
+    if args.max_concurrency < 1:
+        return f"--max-concurrency must be at least 1 (got {args.max_concurrency})"
+    if not args.identify_window >= 0:  # also refuses nan
+        return f"--identify-window must be 0 (not enforced) or more seconds (got {args.identify_window})"
+    if args.session_start_limit < 0:
+        return f"--session-start-limit must be 0 or more (got {args.session_start_limit})"
+    if not args.session_reset_after > 0:
+        return f"--session-reset-after must be more than 0 seconds (got {args.session_reset_after})"
+    return None
 
 
 def _is_loopback(host: str) -> bool:
@@ -142,6 +206,7 @@ def banner(sandbox: Sandbox) -> str:
             f"gateway: {sandbox.gateway_url}",
             f"bot token: {sandbox.token}",
             f"control api: {sandbox.base_url}/_sandbox",
+            f"gateway limits: {describe_limits(sandbox)}",
             "",
             "For a tui-bot, put in its .env:",
             f"  DISCORD_API_BASE={sandbox.api_base}",
@@ -153,10 +218,31 @@ def banner(sandbox: Sandbox) -> str:
     )
 
 
-async def _serve(world: World, host: str, port: int) -> int:
+def describe_limits(sandbox: Sandbox) -> str:
+    """The gateway settings in one line, e.g. ``shards 1, max_concurrency 1, ...``."""
+    limits = sandbox.identify_limits
+    window = limits.identify_window
+    spacing = f"one IDENTIFY per bucket per {window:g}s" if window else "IDENTIFY spacing not enforced"
+    return (
+        f"shards {sandbox.recommended_shards}, max_concurrency {limits.max_concurrency} ({spacing}), "
+        f"{limits.session_start_total} session starts per {limits.session_reset_after:g}s"
+    )
+
+
+async def _serve(world: World, args: argparse.Namespace) -> int:
     from .server import Sandbox
 
-    sandbox = Sandbox(world, host=host, port=port)
+    host, port = args.host, args.port
+    sandbox = Sandbox(
+        world,
+        host=host,
+        port=port,
+        max_concurrency=args.max_concurrency,
+        identify_window=args.identify_window,
+        session_start_limit=args.session_start_limit,
+        session_reset_after=args.session_reset_after,
+        recommended_shards=args.shards,
+    )
     try:
         await sandbox.start()
     except OSError as exc:

@@ -30,9 +30,16 @@ from .events import (
 from .faults import DEFAULT_RETRY_AFTER, Fault
 from .gateway import GatewayHub
 from .guild_routes import GuildRoutes
+from .identify_limits import (
+    DEFAULT_SESSION_RESET_AFTER,
+    DEFAULT_SESSION_START_TOTAL,
+    IdentifyLimits,
+    IdentifyRefusal,
+)
 from .interactions import InteractionApi, InteractionHandle
 from .membership import Membership, create_guild, find_guild
 from .rest import API_PREFIX, RestApi
+from .rest_dms import DirectMessageRoutes
 from .rest_messages import (
     MessageRoutes,
     dispatch_reaction_add,
@@ -72,6 +79,13 @@ class Sandbox:
 
     ``async with Sandbox() as sb:`` starts it on a free port; ``sb.point_discord_py_here()`` makes
     discord.py use it (undone by :meth:`stop`); ``await bot.start(sb.token)`` logs a bot in.
+
+    Gateway limits (see ``identify_limits``): ``max_concurrency`` and ``session_start_limit`` (per
+    ``session_reset_after`` seconds) are what ``GET gateway/bot`` reports; ``identify_window`` seconds
+    (Discord: 5) between two IDENTIFYs of one bucket ``shard_id % max_concurrency`` are enforced, an
+    IDENTIFY too soon getting INVALID_SESSION and a record in :attr:`identify_refusals`. None (the
+    default here; ``tui-bot sandbox serve`` uses 5) does not enforce it, since test bots often skip
+    discord.py's 5 s pause between shards. ``recommended_shards`` is ``gateway/bot``'s ``shards``.
     """
 
     def __init__(
@@ -82,13 +96,27 @@ class Sandbox:
         port: int = 0,
         heartbeat_interval_ms: int = 41250,
         max_events: int | None = DEFAULT_MAX_EVENTS,
+        max_concurrency: int = 1,
+        identify_window: float | None = None,
+        session_start_limit: int = DEFAULT_SESSION_START_TOTAL,
+        session_reset_after: float = DEFAULT_SESSION_RESET_AFTER,
+        recommended_shards: int = 1,
     ) -> None:
         self.world = world if world is not None else demo_world()
         self.host = host
         self.port = port
         # Bounded: a long session or benchmark keeps the last max_events events (None: all of them).
         self.event_log = EventLog(max_events)
-        self.hub = GatewayHub(self.world, self.event_log, heartbeat_interval_ms=heartbeat_interval_ms)
+        limits = IdentifyLimits(
+            max_concurrency=max_concurrency,
+            identify_window=identify_window,
+            session_start_total=session_start_limit,
+            session_reset_after=session_reset_after,
+        )
+        self.hub = GatewayHub(
+            self.world, self.event_log, heartbeat_interval_ms=heartbeat_interval_ms, limits=limits
+        )
+        self.recommended_shards = recommended_shards
         self.rest = RestApi(self.world, self.event_log, self.hub)
         self.membership = Membership(self.world, self.hub, self.event_log)
         self.rest.extra_routes.append(GuildRoutes(self.rest, self.membership).install)
@@ -99,6 +127,7 @@ class Sandbox:
         # Reactions, bulk delete and pins (REST), and the /_sandbox/ control API (see control.py).
         self.message_routes = MessageRoutes(self.rest)
         self.rest.extra_routes.append(self.message_routes.install)
+        self.rest.extra_routes.append(DirectMessageRoutes(self.rest).install)
         self.rest.extra_routes.append(ControlApi(self).install)
         self._runner: web.AppRunner | None = None
         self._previous_target: DiscordPyTarget | None = None
@@ -305,6 +334,25 @@ class Sandbox:
         await self.hub.dispatch_message("MESSAGE_CREATE", message)
         return message
 
+    async def send_direct_message(self, author: str | int, content: str) -> Message:
+        """``author`` (a user's name or id) sends ``content`` to the bot in their DM channel.
+
+        The channel is opened the first time. MESSAGE_CREATE goes to the bot's shard 0 sessions only
+        (Discord sends events without a guild to the first shard); returns once it is on their sockets.
+        """
+        user = self.world.find_user(author)
+        if user.bot:
+            raise ValueError(f"{user.username!r} is a bot: only users send a bot DMs in the sandbox")
+        channel = self.world.open_dm(user)
+        message = self.world.create_message(channel, user, content)
+        self.event_log.record(
+            EventKind.USER_DIRECT_MESSAGE,
+            {"channel_id": channel.id, "message_id": message.id, "author_id": user.id},
+            message=message,
+        )
+        await self.hub.dispatch_message("MESSAGE_CREATE", message)
+        return message
+
     async def delete_message(self, message: Message | int) -> None:
         """Delete ``message`` (a Message or an id) as its author or a moderator would, racing the bot.
 
@@ -461,6 +509,17 @@ class Sandbox:
         if count < 1:
             raise ValueError("recommended_shards must be at least 1")
         self.hub.recommended_shards = count
+
+    @property
+    def identify_limits(self) -> IdentifyLimits:
+        """The IDENTIFY rate limit and session start limit; its settings may be changed at any time
+        (``max_concurrency``, ``identify_window``, ``session_start_total``, ``session_reset_after``)."""
+        return self.hub.limits
+
+    @property
+    def identify_refusals(self) -> list[IdentifyRefusal]:
+        """Every IDENTIFY refused so far (bucket rule or session start limit), oldest first."""
+        return list(self.hub.limits.refusals)
 
     @property
     def resume_timeout(self) -> float:

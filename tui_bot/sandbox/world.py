@@ -18,6 +18,7 @@ from .model import (
     PRIVILEGED_INTENTS,
     Application,
     Channel,
+    DMChannel,
     Guild,
     Json,
     Member,
@@ -36,6 +37,7 @@ __all__ = [
     "SANDBOX_TOKEN",
     "Application",
     "Channel",
+    "DMChannel",
     "Guild",
     "Json",
     "Member",
@@ -56,6 +58,7 @@ SANDBOX_TOKEN = "MTE5MTE2ODkxODQyMTUwNDAwMA.SdBx4A.c2FuZGJveC1ub3QtYS1yZWFsLXRva
 
 ALL_PERMISSIONS = discord.Permissions.all().value
 ADMINISTRATOR = discord.Permissions(administrator=True).value
+DELETED_KEPT = 100  # deleted messages remembered per channel, for clients that show them
 
 
 class WorldError(LookupError):
@@ -82,6 +85,10 @@ class World:
             cid: {} for g in guilds.values() for cid in g.channels
         }
         self.attachment_data: dict[int, bytes] = {}
+        # Direct-message channels by id (see open_dm); their messages are in self.messages too.
+        self.dm_channels: dict[int, DMChannel] = {}
+        # Channel id -> the messages deleted there, most recent last (at most DELETED_KEPT each).
+        self._deleted: dict[int, dict[int, Message]] = {}
         # Application commands by scope: None for global, else a guild id.
         self.commands: dict[int | None, list[Json]] = {}
 
@@ -127,6 +134,19 @@ class World:
             raise WorldError(f"no channel {ref!r} in the sandbox world")
         return found
 
+    def open_dm(self, user: User, bot_id: int | None = None) -> DMChannel:
+        """The DM channel between ``user`` and the bot ``bot_id`` (default: the world's bot), created
+        the first time, as ``POST users/@me/channels`` does on Discord."""
+        bot = self.application.bot_id if bot_id is None else bot_id
+        found = next(
+            (d for d in self.dm_channels.values() if d.recipient.id == user.id and d.bot_id == bot), None
+        )
+        if found is None:
+            found = DMChannel(self.snowflakes(), user, bot)
+            self.dm_channels[found.id] = found
+            self.messages[found.id] = {}
+        return found
+
     def find_member(self, guild: Guild, ref: str | int) -> Member:
         """A member of ``guild`` by id or name; raises :class:`WorldError`."""
         member = guild.find_member(ref)
@@ -170,7 +190,7 @@ class World:
 
     def create_message(
         self,
-        channel: Channel,
+        channel: Channel | DMChannel,
         author: User,
         content: str = "",
         *,
@@ -188,12 +208,12 @@ class World:
 
         ``store=False`` builds it without adding it to the channel (ephemeral interaction messages).
         """
-        guild = self.guilds[channel.guild_id]
+        guild = self.guilds[channel.guild_id] if isinstance(channel, Channel) else None
         users, roles, everyone = self._parse_mentions(guild, content, allowed_mentions)
         message = Message(
             id=self.snowflakes(),
             channel_id=channel.id,
-            guild_id=channel.guild_id,
+            guild_id=None if guild is None else guild.id,
             author=author,
             content=content,
             embeds=[{"type": "rich", **e} for e in embeds or []],
@@ -238,7 +258,20 @@ class World:
         return self.messages.get(channel_id, {}).get(message_id)
 
     def delete_message(self, message: Message) -> None:
-        self.messages.get(message.channel_id, {}).pop(message.id, None)
+        removed = self.messages.get(message.channel_id, {}).pop(message.id, None)
+        if removed is not None:
+            # Kept aside so that a client can still show what was deleted (the console's chat does).
+            kept = self._deleted.setdefault(removed.channel_id, {})
+            kept[removed.id] = removed
+            if len(kept) > DELETED_KEPT:
+                del kept[next(iter(kept))]
+
+    def deleted_messages(self, channel_id: int) -> list[Message]:
+        """The messages most recently deleted from a channel (up to ``DELETED_KEPT``), in id order.
+
+        As they were when deleted; they are in no history and no route finds them.
+        """
+        return sorted(self._deleted.get(channel_id, {}).values(), key=lambda m: m.id)
 
     def history(
         self,
@@ -262,7 +295,7 @@ class World:
         return list(reversed(ordered[-limit:])) if limit else []
 
     def _parse_mentions(
-        self, guild: Guild, content: str, allowed: Json | None
+        self, guild: Guild | None, content: str, allowed: Json | None
     ) -> tuple[list[int], list[int], bool]:
         # allowed_mentions decides who actually gets pinged, and Discord's mention lists show only those.
         parse = set(allowed.get("parse", [])) if allowed is not None else {"users", "roles", "everyone"}
@@ -279,9 +312,10 @@ class World:
             roles = [
                 rid
                 for rid in dict.fromkeys(int(m) for m in MENTION_ROLE.findall(content))
-                if rid in guild.roles and ("roles" in parse or rid in only_roles)
+                if guild is not None and rid in guild.roles and ("roles" in parse or rid in only_roles)
             ]
-        everyone = "everyone" in parse and ("@everyone" in content or "@here" in content)
+        pinged = "everyone" in parse and ("@everyone" in content or "@here" in content)
+        everyone = pinged and guild is not None  # a DM has no @everyone to ping
         return users, roles, everyone
 
     # -- application commands --

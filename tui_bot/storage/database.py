@@ -12,11 +12,11 @@ Usage::
 
 Extension authors may run their own SQL on :attr:`Database.conn` (rows are ``aiosqlite.Row``, so
 ``row["data"]`` works). That connection is shared with the bot: commit your writes promptly and do
-not leave a transaction open across unrelated awaits, or the bot's own commits will include it.
+not leave a transaction open across unrelated awaits, or the bot's own commits will include it. The
+portable helper (``await db.fetch("... WHERE id = $1", 5)``) works here and on PostgreSQL alike.
 
-Command usage counts are kept in memory (:meth:`Database.increment_command_usage` is a dict update)
-and written in one transaction by a background task every ``flush_interval`` seconds and by
-:meth:`Database.close`. A failed write puts the counts back, so nothing counted is lost.
+The API, the batched usage counts and the portable helper are shared with the PostgreSQL backend
+(:mod:`tui_bot.storage.base`, :mod:`tui_bot.storage.postgres`); this class is the SQLite one.
 
 A database that is not an SQLite file, is damaged or cannot be read is never deleted, replaced or
 rewritten: :meth:`Database.connect` raises :class:`DatabaseCorruptError`, naming the newest backup
@@ -41,21 +41,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import aiosqlite
 
 from tui_bot.storage.backups import create_backup, holds_rows, newest_backup_with_rows
+from tui_bot.storage.base import BotDatabase, Row
 from tui_bot.storage.errors import DatabaseCorruptError, DatabaseError
 from tui_bot.storage.migrations import MIGRATIONS, Migration, validate_migrations
-from tui_bot.storage.opening import counted, execute, open_error, prepare_folder, set_up
+from tui_bot.storage.opening import execute, open_error, prepare_folder, set_up
 from tui_bot.storage.tempfiles import remove_stale_storage_temp_files
 
-__all__ = ["Database", "DatabaseCorruptError", "DatabaseError"]
+__all__ = ["Database", "DatabaseCorruptError", "DatabaseError", "sqlite_placeholders"]
 
 log = logging.getLogger("tui_bot.storage.database")
 
@@ -71,8 +73,22 @@ def _utc_timestamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-class Database:
+# A string literal, a quoted identifier, a comment, or a $n placeholder: only the last is rewritten.
+_SQL_TOKENS = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|/\*.*?\*/|\$(\d+)""", re.DOTALL)
+
+
+def sqlite_placeholders(sql: str) -> str:
+    """``$1``-style placeholders (PostgreSQL's) as SQLite's numbered ``?1``; text in quotes or
+    comments is left alone."""
+    return _SQL_TOKENS.sub(lambda m: f"?{m[1]}" if m[1] is not None else m[0], sql)
+
+
+class Database(BotDatabase):
     """The bot's SQLite database. See the module docstring."""
+
+    dialect: ClassVar[str] = "sqlite"
+    # ValueError: aiosqlite's "Connection closed".
+    _driver_errors: tuple[type[BaseException], ...] = (sqlite3.Error, ValueError)
 
     def __init__(
         self,
@@ -85,36 +101,37 @@ class Database:
     ) -> None:
         if backup_keep < 1:
             raise ValueError("backup_keep must be at least 1")
-        if flush_interval <= 0:
-            raise ValueError("flush_interval must be positive")
         if busy_timeout_ms < 0:
             raise ValueError("busy_timeout_ms must not be negative")
+        super().__init__(flush_interval=flush_interval)
         self.path = Path(path)
         self.backup_keep = backup_keep
-        self.flush_interval = flush_interval
         self.busy_timeout_ms = int(busy_timeout_ms)
         self.migrations: tuple[Migration, ...] = tuple(MIGRATIONS if migrations is None else migrations)
         validate_migrations(self.migrations)
-
         self._conn: aiosqlite.Connection | None = None
-        self._pending: dict[str, int] = {}
-        self._write_lock = asyncio.Lock()  # our own write transactions never interleave
-        self._lifecycle_lock = asyncio.Lock()  # connect() / close()
-        self._flush_task: asyncio.Task[None] | None = None
-        self._stop_flushing: asyncio.Event | None = None
-        self._background: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------ connection
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
 
     @property
     def conn(self) -> aiosqlite.Connection:
         """The shared aiosqlite connection (``row_factory = aiosqlite.Row``)."""
         if self._conn is None:
-            raise DatabaseError(
-                f"The database {self.path} is not open: call 'await db.connect()' first "
-                "(or it has already been closed)."
-            )
+            self._ensure_open()
+        assert self._conn is not None
         return self._conn
+
+    @property
+    def pool(self) -> Any:
+        raise DatabaseError(
+            "bot.db.pool is the PostgreSQL connection pool, and this bot's database is SQLite "
+            f"({self.path}): use bot.db.conn (aiosqlite), or the portable helper "
+            "(bot.db.fetch / fetchone / fetchval / execute), which works on both."
+        )
 
     @property
     def connected(self) -> bool:
@@ -148,10 +165,7 @@ class Database:
                     await conn.close()
                 raise
             self._conn = conn
-            self._stop_flushing = asyncio.Event()
-            self._flush_task = asyncio.create_task(
-                self._flush_loop(self._stop_flushing), name="tui_bot.storage.stats-flush"
-            )
+            self._start_flusher()
             log.info("Opened database %s", self.path)
         await self._remove_stale_temp_files()
 
@@ -178,21 +192,12 @@ class Database:
         async with self._lifecycle_lock:
             if self._conn is None:
                 return None
-            if self._stop_flushing is not None:
-                self._stop_flushing.set()
-            if self._flush_task is not None:
-                # Let an in-progress flush finish (never cancel it mid-write); wait() does not re-raise.
-                await asyncio.wait([self._flush_task])
-                self._flush_task = None
+            await self._stop_flusher()
             problems: list[str] = []
             try:
                 await self.flush_stats()
             except DatabaseError as exc:
-                runs, commands = sum(self._pending.values()), len(self._pending)
-                problems.append(
-                    f"The usage counts of {counted(runs, 'command run')} ({counted(commands, 'command')}) "
-                    f"could not be saved to {self.path}: {exc.__cause__ or exc}."
-                )
+                problems.append(self._unsaved_counts(exc))
             saved: Path | None = None
             if backup:
                 try:
@@ -259,8 +264,7 @@ class Database:
 
     async def set_guild_prefix(self, guild_id: int, prefix: str | None) -> None:
         """Set the guild's command prefix; ``None`` clears it (the default prefix applies)."""
-        if prefix is not None and not prefix.strip():
-            raise ValueError("A prefix must contain at least one non-space character (use None to clear).")
+        self._check_prefix(prefix)
         await self._write(
             f"save the prefix of guild {guild_id}",
             [
@@ -280,81 +284,20 @@ class Database:
 
     # ------------------------------------------------------------------ command stats
 
-    async def increment_command_usage(self, command_name: str, amount: int = 1) -> None:
-        """Count a command use in memory (O(1), no I/O); written by the next flush."""
-        if amount < 1:
-            raise ValueError("amount must be a positive integer")
-        pending = self._pending
-        pending[command_name] = pending.get(command_name, 0) + amount
+    async def _write_counts(self, counts: list[tuple[str, int]]) -> None:
+        conn = self.conn
+        stamp = _utc_timestamp()
+        try:
+            await conn.executemany(_STATS_UPSERT, [(name, n, stamp) for name, n in counts])
+            await conn.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await conn.rollback()
+            raise
 
-    async def flush_stats(self) -> int:
-        """Write the pending counts in one transaction; returns how many commands were written.
-
-        On failure the counts are merged back into memory and :class:`DatabaseError` is raised. The
-        write is shielded: cancelling the caller never leaves it half done or counted twice.
-        """
-        self.conn  # noqa: B018 - raise the "not open" error before touching the counts
-        write = asyncio.ensure_future(self._flush_locked())
-        self._background.add(write)
-        write.add_done_callback(self._forget_write)
-        return await asyncio.shield(write)
-
-    def _forget_write(self, task: asyncio.Task[Any]) -> None:
-        self._background.discard(task)
-        if not task.cancelled():
-            task.exception()  # retrieved: a caller cancelled mid-flush must not cause "never retrieved"
-
-    async def _flush_locked(self) -> int:
-        async with self._write_lock:
-            if not self._pending:
-                return 0
-            conn = self.conn
-            batch, self._pending = self._pending, {}
-            stamp = _utc_timestamp()
-            try:
-                await conn.executemany(_STATS_UPSERT, [(name, n, stamp) for name, n in batch.items()])
-                await conn.commit()
-            except BaseException as exc:
-                with contextlib.suppress(Exception):
-                    await conn.rollback()
-                for name, n in batch.items():  # nothing counted is lost
-                    self._pending[name] = self._pending.get(name, 0) + n
-                if isinstance(exc, sqlite3.Error | ValueError):  # ValueError: aiosqlite "Connection closed"
-                    raise DatabaseError(
-                        f"Could not save the usage counts of {len(batch)} commands to {self.path}: {exc}. "
-                        "They are kept in memory and retried."
-                    ) from exc
-                raise
-            return len(batch)
-
-    async def _flush_loop(self, stop: asyncio.Event) -> None:
-        failing = False
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.flush_interval)
-            if stop.is_set() or not self._pending:
-                continue
-            try:
-                await self.flush_stats()
-            except Exception:
-                if not failing:
-                    log.exception(
-                        "Saving command usage counts failed; retrying every %ss", self.flush_interval
-                    )
-                failing = True
-            else:
-                if failing:
-                    log.info("Saving command usage counts works again")
-                failing = False
-
-    async def get_command_stats(self, limit: int | None = None) -> list[tuple[str, int]]:
-        """``(command, uses)`` most used first (ties by name), including counts not yet flushed."""
+    async def _stored_command_stats(self) -> dict[str, int]:
         rows = await self._read("read command stats", "SELECT command_name, usage_count FROM command_stats")
-        totals = {str(row["command_name"]): int(row["usage_count"]) for row in rows}
-        for name, n in self._pending.items():
-            totals[name] = totals.get(name, 0) + n
-        ordered = sorted(totals.items(), key=lambda item: (-item[1], item[0]))
-        return ordered if limit is None else ordered[: max(limit, 0)]
+        return {str(row["command_name"]): int(row["usage_count"]) for row in rows}
 
     # ------------------------------------------------------------------ command permissions
 
@@ -398,7 +341,7 @@ class Database:
 
     async def backup(self) -> Path:
         """Flush stats (best effort), then make a verified online backup now; returns its path."""
-        self.conn  # noqa: B018 - only while open
+        self._ensure_open()
         try:
             await self.flush_stats()
         except DatabaseError as exc:
@@ -412,3 +355,38 @@ class Database:
         except sqlite3.DatabaseError:
             return False
         return [str(row[0]) for row in rows] == ["ok"]
+
+    # ------------------------------------------------------------------ portable query helper
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        conn = self.conn
+        async with self._write_lock:
+            try:
+                cursor = await conn.execute(sqlite_placeholders(sql), args)
+                changed = cursor.rowcount
+                await cursor.close()
+                await conn.commit()
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    await conn.rollback()
+                raise self._query_error(sql, exc) from exc
+        return max(changed, 0)
+
+    async def executemany(self, sql: str, args: Iterable[Sequence[Any]]) -> None:
+        conn = self.conn
+        async with self._write_lock:
+            try:
+                await conn.executemany(sqlite_placeholders(sql), [tuple(each) for each in args])
+                await conn.commit()
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    await conn.rollback()
+                raise self._query_error(sql, exc) from exc
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        conn = self.conn
+        try:
+            rows = await conn.execute_fetchall(sqlite_placeholders(sql), args)
+        except sqlite3.Error as exc:
+            raise self._query_error(sql, exc) from exc
+        return [dict(row) for row in rows]

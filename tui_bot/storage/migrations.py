@@ -9,8 +9,14 @@ A migration step is either an SQL script (split into statements and run one by o
 receives the :class:`aiosqlite.Connection`. A callable must not commit or roll back: the runner owns
 the transaction.
 
+The same migrations run on PostgreSQL (:mod:`tui_bot.storage.pg_migrations`). A migration whose SQL
+differs there gives its PostgreSQL form in ``postgres``: an SQL script, or an ``async`` callable that
+receives the ``asyncpg`` connection (inside the runner's transaction too). Without it, an SQL ``apply``
+is run on PostgreSQL as it is (write it portably), and a callable ``apply`` is refused there.
+
 Adding a migration: append ``Migration(<next version>, "<what it does>", "<SQL>")`` to
-:data:`MIGRATIONS`. Never edit a migration that has shipped; add a new one instead.
+:data:`MIGRATIONS` (with ``postgres="<SQL>"`` when the dialects differ). Never edit a migration that
+has shipped; add a new one instead.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aiosqlite
 
@@ -28,6 +35,8 @@ from tui_bot.storage.errors import DatabaseError
 log = logging.getLogger("tui_bot.storage.database")
 
 MigrationStep = str | Callable[[aiosqlite.Connection], Awaitable[None] | None]
+# The asyncpg connection is untyped (asyncpg ships no type information).
+PostgresStep = str | Callable[[Any], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,8 @@ class Migration:
     version: int
     description: str
     apply: MigrationStep
+    #: The PostgreSQL form, when ``apply`` is not portable SQL (see the module docstring).
+    postgres: PostgresStep | None = None
 
     def __str__(self) -> str:
         return f"migration {self.version} ({self.description})"
@@ -69,7 +80,33 @@ CREATE TABLE IF NOT EXISTS command_permissions (
 );
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", SCHEMA_V1),)
+# The same tables on PostgreSQL: ids are BIGINT (Discord snowflakes need 64 bits), timestamps UTC.
+SCHEMA_V1_POSTGRES = """
+CREATE TABLE IF NOT EXISTS guild_settings (
+    guild_id   BIGINT PRIMARY KEY,
+    prefix     TEXT,
+    settings   TEXT NOT NULL DEFAULT '{}',
+    created_at TIMESTAMP DEFAULT (now() AT TIME ZONE 'utc')
+);
+CREATE TABLE IF NOT EXISTS user_data (
+    user_id   BIGINT PRIMARY KEY,
+    data      TEXT,
+    last_seen TIMESTAMP DEFAULT (now() AT TIME ZONE 'utc')
+);
+CREATE TABLE IF NOT EXISTS command_stats (
+    command_name TEXT PRIMARY KEY,
+    usage_count  BIGINT NOT NULL DEFAULT 0,
+    last_used    TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS command_permissions (
+    guild_id     BIGINT NOT NULL,
+    command_name TEXT NOT NULL,
+    role_id      BIGINT NOT NULL,
+    PRIMARY KEY (guild_id, command_name, role_id)
+);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", SCHEMA_V1, postgres=SCHEMA_V1_POSTGRES),)
 
 
 def latest_version(migrations: Sequence[Migration] = MIGRATIONS) -> int:

@@ -15,21 +15,26 @@ plumbing live in their own modules.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import io
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, on, work
-from textual.app import App, ComposeResult, ScreenStackError
+from textual.app import App, ComposeResult, ScreenStackError, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.screen import Screen
+from textual.widgets import Footer, Header, HelpPanel, TabbedContent, TabPane
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from tui_bot import exit_codes
+from tui_bot.core.actions import ExtensionChange
 from tui_bot.core.bot import TuiBot
 from tui_bot.core.extensions import ExtensionResult
 from tui_bot.core.results import ActionResult
@@ -39,11 +44,14 @@ from tui_bot.runtime import BotRuntime
 from tui_bot.tui.commands import ConsoleCommands, PaletteCommand, console_commands
 from tui_bot.tui.connection import ConnectionChanged, ConnectionState, ConnectionWatcher, initial_state
 from tui_bot.tui.error_notices import ErrorNotices
+from tui_bot.tui.invite import invite_link
+from tui_bot.tui.keys_panel import KeysPanel
 from tui_bot.tui.log_buffer import BufferedLogHandler
-from tui_bot.tui.messages import BotCreated
+from tui_bot.tui.messages import BotCreated, HotReloaded
 from tui_bot.tui.modals import SyncPlanScreen
-from tui_bot.tui.panes import ExtensionsPane, GuildsPane, LogsPane, MetricsPane, StatusBar
+from tui_bot.tui.panes import ClusterPane, ExtensionsPane, GuildsPane, LogsPane, MetricsPane, StatusBar
 from tui_bot.tui.reader import BotReader
+from tui_bot.tui.screenshots import screenshot_folder
 
 if TYPE_CHECKING:
     from tui_bot.sandbox import Sandbox  # the sandbox is imported only when it runs
@@ -54,10 +62,15 @@ LOG_DRAIN_SECONDS = 0.1
 REFRESH_SECONDS = 1.0
 NARROW_WIDTH = 100  # below this, side-by-side layouts stack
 
-TABS = ("logs", "metrics", "guilds", "extensions", "chat")
+TABS = ("logs", "metrics", "guilds", "extensions", "chat", "cluster")
+OPTIONAL_TABS = frozenset({"chat", "cluster"})  # added only in sandbox mode / for a cluster worker
 EXTENSION_ACTIONS = frozenset({"load_extension", "unload_extension", "reload_extension"})
 SYNC_ACTIONS = frozenset({"sync_commands", "sync_guild"})
 BOT_ACTIONS = EXTENSION_ACTIONS | SYNC_ACTIONS | {"reload_all", "toggle_auto_reload", "backup", "atomictest"}
+# The palette's own "Quit" closes the bot first and is dimmed while quitting, its "Keys" is the `?` panel
+# and its "Screenshot" finds a folder that exists. Textual's entries of the same names are left out.
+REPLACED_SYSTEM_COMMANDS = frozenset({"Quit", "Keys", "Screenshot"})
+SCREENSHOT = "console-screenshot"  # the delivery name our screenshot's completion is recognised by
 
 
 class ConsoleApp(App[int]):
@@ -68,6 +81,7 @@ class ConsoleApp(App[int]):
     """
 
     TITLE = "tui-bot"
+    BINDING_GROUP_TITLE = "Console"  # the heading of the console's own keys in the keys panel (?)
     # Absolute: Textual resolves a relative path from the file of the app's (sub)class.
     CSS_PATH = Path(__file__).with_name("console.tcss")
     COMMANDS: ClassVar[set[Any]] = App.COMMANDS | {ConsoleCommands}
@@ -82,6 +96,8 @@ class ConsoleApp(App[int]):
         Binding("a", "toggle_auto_reload", "Auto-reload", tooltip="Turn hot reload on or off"),
         Binding("b", "backup", "Backup", tooltip="Back up the database now"),
         Binding("q", "quit", "Quit", tooltip="Close the bot cleanly, then leave"),
+        Binding("?", "toggle_keys", "Keys", show=False, tooltip="Show or hide this list of keys"),
+        Binding("escape", "hide_keys", "Close keys", show=False, tooltip="Close this list of keys"),
         *(Binding(str(n), f"show_tab('{tab}')", tab.title(), show=False) for n, tab in enumerate(TABS, 1)),
     ]
 
@@ -107,6 +123,7 @@ class ConsoleApp(App[int]):
         self._binding_state: tuple[Any, ...] = ()
         self._refresh_failure: str | None = None
         self._bot_worker: Worker[None] | None = None
+        self._cluster_pane_added = False
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -175,6 +192,7 @@ class ConsoleApp(App[int]):
         self.reader = self.reader_factory(bot)
         self.watcher = ConnectionWatcher(bot, self.post_message)
         self.watcher.attach()
+        bot.actions.hot_reload_listeners.append(lambda result: self.post_message(HotReloaded(result)))
         if self.runtime.sandbox is not None:
             self._add_chat_pane(self.runtime.sandbox)
         self._set_connection(initial_state(bot))
@@ -188,6 +206,17 @@ class ConsoleApp(App[int]):
             self.tabs.add_pane(TabPane("Chat", ChatPane(sandbox), id="chat"))
         except Exception:
             log.exception("The sandbox Chat pane could not be started")
+
+    def _add_cluster_pane(self, bot: TuiBot) -> None:
+        """A cluster worker gets the Cluster pane once it has claimed its shards (in setup_hook, after
+        the bot was created: so it is looked for on each refresh); a lone bot never shows it."""
+        cluster = bot.cluster
+        if self._cluster_pane_added or cluster is None or not cluster.node.started:
+            return
+        self._cluster_pane_added = True
+        node = cluster.node
+        pane = ClusterPane(node.workers, this_worker=node.worker_id, stale_after=node.stale_after)
+        self.tabs.add_pane(TabPane("Cluster", pane, id="cluster"))
 
     @on(ConnectionChanged)
     def _connection_changed(self, message: ConnectionChanged) -> None:
@@ -239,13 +268,17 @@ class ConsoleApp(App[int]):
         if reader is None or not self.is_running:
             return
         try:
+            self._add_cluster_pane(reader.bot)
             with self.batch_update():
                 self._refresh_status(reader)
                 active = self.tabs.active
                 if active == "metrics":
                     self.query_one(MetricsPane).show_stats(reader.stats(), reader.gateway_latency_ms())
                 elif active == "guilds":
-                    self.query_one(GuildsPane).show_rows(reader.guilds())
+                    guilds, pane = reader.guilds(), self.query_one(GuildsPane)
+                    ready_alone = not guilds and self.connection is ConnectionState.READY
+                    pane.invite_url = self.invite_link() if ready_alone else None
+                    pane.show_rows(guilds)
                     self.load_guild_details()
                 elif active == "extensions":
                     self.query_one(ExtensionsPane).show_rows(reader.extensions())
@@ -316,16 +349,20 @@ class ConsoleApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """True: enabled; None: shown disabled (cannot run now); False: hidden."""
         if action == "show_tab":
-            return parameters[0] != "chat" or self._has_chat()
+            return parameters[0] not in OPTIONAL_TABS or bool(self.query(f"TabPane#{parameters[0]}"))
         if action == "quit":
             return None if self.quitting else True
+        if action == "hide_keys":
+            return self.keys_shown  # otherwise Esc is left to whatever else uses it
+        if action == "invite_link":
+            return True if self.bot is not None and self.bot.application_id is not None else None
         if action not in BOT_ACTIONS:
             return True
         home = "extensions" if action in EXTENSION_ACTIONS else "guilds" if action == "sync_guild" else None
         if home is not None and not parameters and (not self.panes_mounted or self.tabs.active != home):
             # A pane's own keys while another pane is shown: dimmed, or hidden when the terminal is
-            # too narrow for every key to fit in the footer.
-            return False if self.has_class("-narrow") else None
+            # too narrow for every key to fit in the footer, or from the keys panel (it lists this pane's).
+            return False if self.has_class("-narrow") or self.keys_shown else None
         if not self.bot_usable or self.sync_plan_open:
             return None
         if action in EXTENSION_ACTIONS:
@@ -357,8 +394,11 @@ class ConsoleApp(App[int]):
             selected is not None and self._is_loaded(selected),
             self.selected_guild(),
             self._has_chat(),
+            self._cluster_pane_added,
             self.sync_plan_open,
             self.has_class("-narrow"),
+            self.keys_shown,
+            self.bot is not None and self.bot.application_id is not None,
         )
         if state != self._binding_state:
             self._binding_state = state
@@ -366,6 +406,14 @@ class ConsoleApp(App[int]):
 
     def _has_chat(self) -> bool:
         return bool(self.query("TabPane#chat"))
+
+    @property
+    def keys_shown(self) -> bool:
+        """Whether the keys panel (Textual's HelpPanel: ``?``, or the palette's "Keys") is open."""
+        try:
+            return bool(self.screen.query(HelpPanel))
+        except ScreenStackError:
+            return False
 
     # -- notifications and printed text: both redacted ----------------------------------------------
 
@@ -404,30 +452,43 @@ class ConsoleApp(App[int]):
         with self.notices.operator_action():
             result = await action()
         self._report(result)
+        self._hint_sync(result)
+        self.refresh_panes()
+
+    def _hint_sync(self, result: ActionResult) -> None:
+        """Say plainly when a load added slash commands: Discord shows them only after a sync (the
+        action layer has logged the same)."""
+        if isinstance(result, ExtensionChange) and (hint := result.sync_hint("press s to sync")):
+            self.notify(hint, severity="warning", timeout=15, markup=False)
+
+    @on(HotReloaded)
+    def _hot_reloaded(self, message: HotReloaded) -> None:
+        # A hot reload's failure is notified from its ERROR log line already; its news is what is left.
+        self._hint_sync(message.result)
         self.refresh_panes()
 
     def action_load_extension(self, name: str | None = None) -> None:
         """Load the selected (or named) extension."""
         bot, name = self.bot, name or self.selected_extension()
         if bot is not None and name is not None:
-            self.perform(lambda: bot.actions.load(name))
+            self.perform(lambda: bot.actions.everywhere("load", name))
 
     def action_unload_extension(self, name: str | None = None) -> None:
         """Unload the selected (or named) extension."""
         bot, name = self.bot, name or self.selected_extension()
         if bot is not None and name is not None:
-            self.perform(lambda: bot.actions.unload(name))
+            self.perform(lambda: bot.actions.everywhere("unload", name))
 
     def action_reload_extension(self, name: str | None = None) -> None:
         """Reload the selected (or named) extension."""
         bot, name = self.bot, name or self.selected_extension()
         if bot is not None and name is not None:
-            self.perform(lambda: bot.actions.reload(name))
+            self.perform(lambda: bot.actions.everywhere("reload", name))
 
     def action_reload_all(self) -> None:
         """Reload every loaded extension."""
         if (bot := self.bot) is not None:
-            self.perform(bot.actions.reload_all)
+            self.perform(bot.actions.reload_all_everywhere)
 
     def action_toggle_auto_reload(self) -> None:
         """Turn hot reload on or off (saved in config.json)."""
@@ -475,6 +536,71 @@ class ConsoleApp(App[int]):
         with self.notices.operator_action():
             result = await bot.actions.sync(guild_id, force=not plan.has_changes)
         self._report(result)
+
+    async def action_toggle_keys(self) -> None:
+        """Show or hide every key of the shown pane, with what it does (Textual's keys panel)."""
+        if self.keys_shown:
+            await self.action_hide_keys()
+        else:
+            await self.screen.mount(KeysPanel())
+            self._update_bindings()  # the panel lists this pane's keys: the other panes' are hidden
+
+    async def action_hide_keys(self) -> None:
+        """Close the keys panel."""
+        await self.screen.query(HelpPanel).remove()
+        self._update_bindings()
+
+    def invite_link(self) -> str | None:
+        """The OAuth2 link that adds the bot to a server (``tui-bot invite``'s); None before login."""
+        return None if self.bot is None else invite_link(self.bot)
+
+    def action_invite_link(self) -> None:
+        """Show the invite link, copy it to the clipboard, and log it (to copy it from there too)."""
+        url = self.invite_link()
+        if url is None:
+            self.notify("The invite link needs the bot's application id: wait until it has connected.")
+            return
+        self.copy_to_clipboard(url)
+        log.info("Invite link: %s", url)
+        self.notify(f"Invite link (copied to the clipboard): {url}", title="Invite", timeout=30, markup=False)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's palette entries (theme, maximize), and the console's versions of the others."""
+        for command in super().get_system_commands(screen):
+            if command.title not in REPLACED_SYSTEM_COMMANDS:
+                yield command
+        yield SystemCommand(
+            "Keys", "?: every key of the shown pane, with what it does", self.action_toggle_keys
+        )
+        # Textual's delay: the palette closes before the screen is captured.
+        yield SystemCommand(
+            "Screenshot",
+            "Save an SVG of the screen to the Downloads folder (or the working folder)",
+            lambda: self.set_timer(0.1, self.action_screenshot),
+        )
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save an SVG screenshot to ``path``, or the Downloads folder (made if missing), or else the
+        working folder; the notification says where."""
+        self._save_screenshot(filename, path)
+
+    @work(group="screenshot", exit_on_error=False)
+    async def _save_screenshot(self, filename: str | None, path: str | None) -> None:
+        folder = Path(path) if path else await asyncio.to_thread(screenshot_folder)
+        name = filename or f"{self.title}_{datetime.now():%Y-%m-%dT%H_%M_%S_%f}.svg"
+        svg = self.export_screenshot()
+        self.deliver_text(io.StringIO(svg), save_directory=folder, save_filename=name, name=SCREENSHOT)
+
+    @on(events.DeliveryComplete)
+    def _screenshot_saved(self, event: events.DeliveryComplete) -> None:
+        if event.name == SCREENSHOT:
+            log.info("Screenshot saved to %s", event.path)
+            self.notify(f"Screenshot saved to {event.path}", title="Screenshot", markup=False)
+
+    @on(events.DeliveryFailed)
+    def _screenshot_failed(self, event: events.DeliveryFailed) -> None:
+        if event.name == SCREENSHOT:
+            log.error("The screenshot could not be saved: %s", event.exception)
 
     def action_show_tab(self, tab: str) -> None:
         """Show a pane and put the keyboard in it (its table, log or first focusable widget)."""

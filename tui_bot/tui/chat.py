@@ -2,17 +2,20 @@
 
 Pick a channel and a member, type a message (or ``/command option:value``), and the bot's replies
 appear as Discord shows them: embeds as coloured panels, buttons and selects that work with the
-keyboard and the mouse (acting as the chosen member), ephemeral replies marked as such, edits in place.
+keyboard and the mouse (acting as the chosen member), ephemeral replies marked as such, edits in place,
+deleted messages kept but marked. The input has the keyboard; ``Up`` (from an empty input) or
+``Shift+Tab`` reaches the replies' buttons and selects, ``Esc`` comes back.
 
 One worker follows the sandbox's event log: it waits for new events (no polling) and posts each batch
 to the pane. The pane then re-reads the channel from the sandbox's world, which is the source of
 truth, and re-renders only the messages that changed. Everything the pane asks of the sandbox runs
 in a worker; a failure becomes a notification and a line in the chat, never an app crash.
 
-The pane's widgets are in :mod:`tui_bot.tui.chat_widgets`, the message line's slash command parser in
+The pane's widgets are in :mod:`tui_bot.tui.chat_widgets`, the history (following the newest
+message) in :mod:`tui_bot.tui.chat_log`, the message line's slash command parser and mentions in
 :mod:`tui_bot.tui.slash_line`, how a message looks in :mod:`tui_bot.tui.chat_render` and its CSS in
-``chat.tcss``. What remains here is the pane itself, one widget with many handlers (a little over 400
-lines): its pickers, the event follower, the input and the component clicks share its state.
+``chat.tcss``. What remains here is the pane itself, one widget with many handlers (under 500 lines): its
+pickers, the event follower, the input, its keys and the component clicks share its state.
 """
 
 from __future__ import annotations
@@ -24,23 +27,24 @@ from itertools import islice
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on, work
+from textual import events, on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import HorizontalGroup, Vertical, VerticalScroll
+from textual.containers import HorizontalGroup, Vertical
 from textual.message import Message as TextualMessage
 from textual.reactive import var
 from textual.widget import Widget
-from textual.widgets import Button, Input, Select
+from textual.widgets import Button, Input, Select, Static
 from textual.worker import Worker, WorkerState
 
 from tui_bot.sandbox import CallbackType, EventKind, InteractionHandle, Sandbox, SandboxEvent
 from tui_bot.sandbox.world import Channel, Guild, Json, Message
 
-from .chat_render import fingerprint, is_ephemeral
-from .chat_widgets import ChatMessage, ChatNotice, ComponentButton, ComponentSelect, MessageView
+from .chat_log import ChatLog
+from .chat_widgets import ChatNotice, ComponentButton, ComponentSelect, MessageView
 from .discord_text import Directory
-from .slash_line import SLASH_HELP, SlashCall, parse_slash
+from .slash_line import SLASH_HELP, SlashCall, mention_names, parse_slash
 
 log = logging.getLogger("tui_bot.console.chat")
 
@@ -66,6 +70,11 @@ class ChatPane(Vertical):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("pageup", "scroll_log(-1)", "Scroll up", show=False),
         Binding("pagedown", "scroll_log(1)", "Scroll down", show=False),
+        # Typing stays in the input; the replies' buttons and selects are one key away, and Esc
+        # comes back (Shift+Tab from the input reaches the newest one too).
+        Binding("up", "focus_history", "Replies' buttons", show=False),
+        Binding("escape", "focus_input", "Back to typing", show=False),
+        Binding("ctrl+end", "jump_to_newest", "Newest message", show=False),
     ]
 
     channel_id: var[int] = var(0, init=False)
@@ -101,6 +110,9 @@ class ChatPane(Vertical):
         self.timezone = timezone
         self._sync_lock = asyncio.Lock()
         self._offered: dict[str, list[tuple[str, int]]] = {}  # picker id -> the choices it offers
+        # Ephemeral messages the bot deleted (as they were): the world keeps deleted channel
+        # messages, but ephemeral ones live outside it, so the pane remembers these itself.
+        self._deleted_private: dict[int, Message] = {}
         channels = self._channel_choices()
         if channels:
             self.set_reactive(ChatPane.channel_id, channels[0][1])
@@ -149,13 +161,17 @@ class ChatPane(Vertical):
         directory = Directory() if guild is None else Directory.of_guild(self.sandbox.world, guild)
         return MessageView(directory, self.member_id, self.timezone)
 
-    def _wanted_messages(self) -> list[Message]:
-        """The channel's newest messages and the ephemeral ones sent in it, oldest first."""
+    def _wanted_messages(self) -> tuple[list[Message], set[int]]:
+        """The channel's newest messages, the ephemeral ones sent in it and the deleted ones, oldest
+        first; and the ids of the deleted ones."""
         stored = self.sandbox.world.messages.get(self.channel_id, {})
         # Messages are stored in id order, so the newest are the last inserted: no full sort.
         newest = list(islice(reversed(stored.values()), MAX_SHOWN))
         private = [m for m in self.sandbox.interactions.ephemeral.values() if m.channel_id == self.channel_id]
-        return sorted([*newest, *private], key=lambda m: m.id)[-MAX_SHOWN:]
+        deleted = self.sandbox.world.deleted_messages(self.channel_id)
+        deleted += [m for m in self._deleted_private.values() if m.channel_id == self.channel_id]
+        wanted = sorted([*newest, *private, *deleted], key=lambda m: m.id)[-MAX_SHOWN:]
+        return wanted, {m.id for m in deleted}
 
     def _slash_commands(self) -> list[Json]:
         channel = self.channel
@@ -187,7 +203,8 @@ class ChatPane(Vertical):
                 id="chat-member",
                 tooltip="Who you are: messages, commands and clicks are theirs",
             )
-        yield VerticalScroll(id="chat-log", can_focus=False)
+        yield ChatLog(id="chat-log")
+        yield Static("↓ New messages below · click or Ctrl+End", id="chat-unseen")
         yield Input(placeholder=self._placeholder(), id="chat-input", tooltip=SLASH_HELP)
 
     def _placeholder(self) -> str:
@@ -198,8 +215,13 @@ class ChatPane(Vertical):
         name = (member.nick or member.user.display_name) if member else "nobody"
         return f"Message #{channel.name} as {name} · /command option:value runs a slash command"
 
+    @property
+    def chat_log(self) -> ChatLog:
+        """The history."""
+        return self.query_one("#chat-log", ChatLog)
+
     async def on_mount(self) -> None:
-        self.query_one("#chat-log", VerticalScroll).anchor()
+        self.watch(self.chat_log, "unseen", self._show_unseen_marker)
         # The cursor is taken before the first read of the world, so nothing falls between the two.
         self.follow_events(len(self.sandbox.event_log))
         await self.sync_log()
@@ -216,8 +238,18 @@ class ChatPane(Vertical):
             cursor = len(events)
             self.post_message(self.SandboxActivity(batch))
 
+    def on_show(self) -> None:
+        # Shown (the pane alone, or its tab picked by any means): the keyboard is for typing, also
+        # over the screen's first focusable widget (the channel picker) that Textual focused.
+        focused = self.screen.focused
+        if focused is None or self.chat_log not in focused.ancestors:
+            self.focus_input()
+
     @on(SandboxActivity)
     async def _on_activity(self, activity: SandboxActivity) -> None:
+        for event in activity.events:
+            if event.kind is EventKind.INTERACTION_MESSAGE_DELETE and event.data.get("ephemeral"):
+                self._remember_deleted_private(event.message)
         if any(event.kind in MEMBERSHIP_EVENTS for event in activity.events):
             self._offer_channels()
             self._offer_members()
@@ -230,39 +262,27 @@ class ChatPane(Vertical):
             channel_id = event.message.channel_id
         return channel_id == self.channel_id
 
+    def _remember_deleted_private(self, message: Message | None) -> None:
+        if message is None:
+            return
+        self._deleted_private[message.id] = message
+        if len(self._deleted_private) > MAX_SHOWN:  # the oldest deletion goes
+            del self._deleted_private[next(iter(self._deleted_private))]
+
     async def sync_log(self, *, viewer_changed: bool = False) -> None:
         """Make the log show the channel's messages as they are now: mount new ones in order,
-        re-render changed ones in place, remove deleted ones. ``viewer_changed``: the member changed,
-        so ephemeral messages ("only you can see this") are re-rendered too."""
+        re-render changed ones in place (deleted ones marked so), drop those out of the window.
+        ``viewer_changed``: the member changed, so ephemeral messages ("only you can see this") are
+        re-rendered too."""
         async with self._sync_lock:
-            chat_log = self.query_one("#chat-log", VerticalScroll)
-            wanted = self._wanted_messages()
-            wanted_ids = {m.id for m in wanted}
-            shown = {w.message_id: w for w in chat_log.query_children(ChatMessage)}
-            stale: list[Widget] = [w for mid, w in shown.items() if mid not in wanted_ids]
-            stale += [n for n in chat_log.query_children(ChatNotice) if n.channel_id != self.channel_id]
-            if stale:
-                await chat_log.remove_children(stale)
-            view = self._view()
-            # New messages are mounted in runs, each before the next message already shown (the
-            # log is in id order): one mount for a whole channel, not one per message.
-            run: list[Widget] = []
-            for message in wanted:
-                widget = shown.get(message.id)
-                if widget is None:
-                    run.append(ChatMessage(message, view))
-                    continue
-                if run:
-                    await chat_log.mount_all(run, before=widget)
-                    run = []
-                if (
-                    (viewer_changed and is_ephemeral(message))
-                    or widget.fingerprint != fingerprint(message)
-                    or widget.message is not message
-                ):
-                    await widget.show(message, view)
-            if run:
-                await chat_log.mount_all(run)
+            wanted, deleted = self._wanted_messages()
+            await self.chat_log.show_messages(
+                wanted,
+                self._view(),
+                deleted=deleted,
+                channel_id=self.channel_id,
+                viewer_changed=viewer_changed,
+            )
 
     # -- the channel and member pickers --
 
@@ -270,16 +290,25 @@ class ChatPane(Vertical):
     def _channel_picked(self, event: Select.Changed) -> None:
         if isinstance(event.value, int):
             self.channel_id = event.value
+            self._back_to_typing(event.select)
 
     @on(Select.Changed, "#chat-member")
     def _member_picked(self, event: Select.Changed) -> None:
         if isinstance(event.value, int):
             self.member_id = event.value
+            self._back_to_typing(event.select)
+
+    def _back_to_typing(self, picker: Widget) -> None:
+        # Picked by the operator (the picker has focus, not a world change): on to writing, as Discord does.
+        focused = self.screen.focused
+        if focused is not None and picker in focused.ancestors_with_self:
+            self.focus_input()
 
     async def watch_channel_id(self, _old: int, _new: int) -> None:
         self._offer_members()
         self.query_one("#chat-input", Input).placeholder = self._placeholder()
         await self.sync_log()
+        self.chat_log.jump_to_newest()  # another channel opens at its newest message
 
     async def watch_member_id(self, _old: int, _new: int) -> None:
         self.query_one("#chat-input", Input).placeholder = self._placeholder()
@@ -317,14 +346,54 @@ class ChatPane(Vertical):
         """Put the cursor in the message input (for the app, e.g. when the pane is shown)."""
         self.query_one("#chat-input", Input).focus()
 
+    def action_focus_input(self) -> None:
+        """Back to typing, from the history or the pickers (Esc)."""
+        field = self.query_one("#chat-input", Input)
+        if field.has_focus:
+            raise SkipAction()  # already there: Esc is the app's
+        field.focus()
+
+    def action_focus_history(self) -> None:
+        """From an empty input, focus the newest enabled button or select of the chat (Up)."""
+        field = self.query_one("#chat-input", Input)
+        reachable = [w for w in self.chat_log.query("ComponentButton, ComponentSelect") if w.focusable]
+        if not field.has_focus or field.value or not reachable:
+            raise SkipAction()
+        reachable[-1].focus()
+
+    def action_jump_to_newest(self) -> None:
+        """Scroll to the newest message (Ctrl+End, or a click on the "new messages" marker)."""
+        self.chat_log.jump_to_newest()
+
+    @on(events.Click, "#chat-unseen")
+    def _unseen_clicked(self, event: events.Click) -> None:
+        event.stop()
+        self.chat_log.jump_to_newest()
+
+    def _show_unseen_marker(self, unseen: bool) -> None:
+        self.query_one("#chat-unseen").set_class(unseen, "-shown")
+
+    def _mentions(self) -> dict[str, int]:
+        """The names a member can type after ``@`` in this channel, and whose id each stands for."""
+        guild = self.guild
+        if guild is None:
+            return {}
+        names: dict[str, int] = {}
+        for member in guild.members.values():
+            for name in (member.user.username, member.user.global_name, member.nick):
+                if name:
+                    names.setdefault(name, member.id)
+        return names
+
     @on(Input.Submitted, "#chat-input")
     def _submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
         if not text:
             return
         event.input.clear()
+        self.chat_log.jump_to_newest()  # as on Discord: what you send, you see
         if text.startswith("//"):  # "//shrug" sends "/shrug" as a plain message
-            self.send_text(self.member_id, self.channel_id, text[1:])
+            self.send_text(self.member_id, self.channel_id, mention_names(text[1:], self._mentions()))
         elif text.startswith("/"):
             try:
                 call = parse_slash(text, self._slash_commands())
@@ -333,7 +402,8 @@ class ChatPane(Vertical):
                 return
             self.run_slash(self.member_id, self.channel_id, call)
         else:
-            self.send_text(self.member_id, self.channel_id, text)
+            # "@tui-bot help" typed: sent as the bot's mention, which the bot takes as a prefix.
+            self.send_text(self.member_id, self.channel_id, mention_names(text, self._mentions()))
 
     @work(group=ACTIONS, exit_on_error=False, name="send the message")
     async def send_text(self, member_id: int, channel_id: int, text: str) -> None:
@@ -402,7 +472,7 @@ class ChatPane(Vertical):
     def report(self, text: str, severity: str = "error") -> None:
         """Tell the operator: a notification, a line in the chat and a line in the console's log."""
         log.log(logging.WARNING if severity == "error" else logging.INFO, "chat: %s", text)
-        chat_log = self.query_one("#chat-log", VerticalScroll)
+        chat_log = self.chat_log
         notices = list(chat_log.query_children(ChatNotice))
         if len(notices) >= MAX_NOTICES:
             notices[0].remove()
@@ -412,7 +482,7 @@ class ChatPane(Vertical):
 
     def action_scroll_log(self, pages: int) -> None:
         """Page the chat up (negative) or down, wherever focus is in the pane."""
-        chat_log = self.query_one("#chat-log", VerticalScroll)
+        chat_log = self.chat_log
         if pages > 0:
             chat_log.scroll_page_down()
         else:

@@ -52,9 +52,15 @@ def ephemeral_viewer(message: Message) -> int | None:
 
 
 def message_header(
-    message: Message, directory: Directory | None = None, *, timezone: tzinfo | None = None
+    message: Message,
+    directory: Directory | None = None,
+    *,
+    timezone: tzinfo | None = None,
+    deleted: bool = False,
 ) -> Text:
-    """``Alice  BOT  14:05  (edited)``: the author in their role colour, a bot tag, the time."""
+    """``Alice  BOT  14:05  (edited)``: the author in their role colour, a bot tag, the time, and
+    ``(deleted)`` for a message deleted since (the chat keeps it, so a reply that deletes itself
+    does not leave its command looking unanswered)."""
     directory = directory or Directory()
     author = message.author
     colour = directory.colours.get(author.id)
@@ -69,6 +75,8 @@ def message_header(
     header.append(f"  {moment:%H:%M}", style="dim")
     if message.edited_timestamp is not None:
         header.append("  (edited)", style="dim")
+    if deleted:
+        header.append("  (deleted)", style="italic")
     return header
 
 
@@ -124,18 +132,19 @@ def message_renderable(
     *,
     viewer_id: int | None = None,
     timezone: tzinfo | None = None,
+    deleted: bool = False,
 ) -> RenderableType:
     """Everything of a message but its buttons and selects, as one renderable."""
     parts: list[RenderableType] = []
     context = message_context(message, directory, viewer_id=viewer_id)
     if context is not None:
         parts.append(context)
-    parts.append(message_header(message, directory, timezone=timezone))
+    parts.append(message_header(message, directory, timezone=timezone, deleted=deleted))
     parts.extend(message_body(message, directory))
     return Group(*parts)
 
 
-def fingerprint(message: Message) -> str:
+def fingerprint(message: Message, *, deleted: bool = False) -> str:
     """What the pane renders of ``message``, as a string: unchanged means no re-render is needed.
 
     World messages are edited in place, so the pane keeps this string rather than the object.
@@ -149,6 +158,7 @@ def fingerprint(message: Message) -> str:
             message.reactions,
             [a.get("id") for a in message.attachments],
             message.edited_timestamp,
+            deleted,
         ],
         default=str,
         sort_keys=True,

@@ -82,20 +82,36 @@ def component_widget(message_id: int, spec: ComponentSpec) -> Widget:
 
 
 class ChatMessage(VerticalGroup):
-    """One message: its text and embeds, then a row of widgets per row of components."""
+    """One message: its text and embeds, then a row of widgets per row of components.
 
-    def __init__(self, message: Message, view: MessageView) -> None:
-        super().__init__(classes="-ephemeral" if is_ephemeral(message) else "")
+    A deleted message stays, dimmed and marked "(deleted)", without its components (nothing can
+    click them any more).
+    """
+
+    def __init__(self, message: Message, view: MessageView, *, deleted: bool = False) -> None:
+        super().__init__()
         self.message = message
         self.message_id = message.id
         self.view = view
-        self.fingerprint = fingerprint(message)
+        self.deleted = deleted
+        self.fingerprint = fingerprint(message, deleted=deleted)
+        self._set_classes()
+
+    def _set_classes(self) -> None:
+        self.set_class(is_ephemeral(self.message), "-ephemeral")
+        self.set_class(self.deleted, "-deleted")
 
     def compose(self) -> ComposeResult:
         body = message_renderable(
-            self.message, self.view.directory, viewer_id=self.view.viewer_id, timezone=self.view.timezone
+            self.message,
+            self.view.directory,
+            viewer_id=self.view.viewer_id,
+            timezone=self.view.timezone,
+            deleted=self.deleted,
         )
         yield Static(body, classes="chat-body")
+        if self.deleted:
+            return
         for row in component_rows(self.message.components, self.view.directory):
             with HorizontalGroup(classes="chat-components"):
                 for spec in row:
@@ -106,12 +122,14 @@ class ChatMessage(VerticalGroup):
         """The message's buttons and selects, in order."""
         return [w for w in self.query("ComponentButton, ComponentSelect") if _is_component(w)]
 
-    async def show(self, message: Message, view: MessageView) -> None:
-        """Re-render after an edit, keeping keyboard focus on the same component if it still works."""
+    async def show(self, message: Message, view: MessageView, *, deleted: bool = False) -> None:
+        """Re-render after an edit (or a deletion), keeping keyboard focus on the same component if
+        it still works."""
         focused = self._focused_index()
-        self.message, self.view, self.fingerprint = message, view, fingerprint(message)
-        self.set_class(is_ephemeral(message), "-ephemeral")
+        self.message, self.view, self.deleted = message, view, deleted
+        self.fingerprint = fingerprint(message, deleted=deleted)
         await self.recompose()
+        self._set_classes()  # after the body: a "-deleted" message already reads "(deleted)"
         if focused is not None:
             self._refocus(*focused)
 

@@ -1,5 +1,7 @@
-"""The command palette's console commands (Ctrl+P): every key action, plus one entry per extension
-and per guild (``reload example``, ``sync guild Sandbox Guild``)."""
+"""The command palette's console commands (Ctrl+P): every key action, the invite link, plus one entry per
+extension and per guild (``reload example``, ``sync guild Sandbox Guild``). Textual's own entries (theme,
+keys, maximize) are listed too, but for its "Quit" and "Screenshot": the console has its own
+(``ConsoleApp.get_system_commands``)."""
 
 from __future__ import annotations
 
@@ -42,6 +44,9 @@ def console_commands(reader: BotReader | None, tabs: Sequence[str]) -> list[Pale
             "Test the atomic file handler",
             "write, read, cache and concurrency checks (atomictest)",
             "atomictest",
+        ),
+        PaletteCommand(
+            "Invite link", "the link that adds the bot to a server: shown and copied", "invite_link"
         ),
         PaletteCommand("Quit", "q: close the bot cleanly, then leave", "quit"),
     ]

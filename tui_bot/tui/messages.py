@@ -8,6 +8,7 @@ from textual.message import Message
 
 if TYPE_CHECKING:
     from tui_bot.core.bot import TuiBot
+    from tui_bot.core.extensions import ExtensionResult
 
 
 class BotCreated(Message):
@@ -20,3 +21,15 @@ class BotCreated(Message):
     def __init__(self, bot: TuiBot) -> None:
         super().__init__()
         self.bot = bot
+
+
+class HotReloaded(Message):
+    """Hot reload (``auto_reload``) loaded, reloaded or unloaded an extension: ``result`` says how.
+
+    Posted by the listener the console adds to ``bot.actions.hot_reload_listeners``: the watcher runs in
+    the bot, and the console hears of it as a message, never by being called from there.
+    """
+
+    def __init__(self, result: ExtensionResult) -> None:
+        super().__init__()
+        self.result = result

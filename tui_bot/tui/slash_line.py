@@ -1,13 +1,15 @@
-"""The Chat pane's message line: reading ``/name [sub] option:value ...`` as a slash command call.
+"""The Chat pane's message line: reading ``/name [sub] option:value ...`` as a slash command call,
+and typed ``@name`` mentions as the ``<@id>`` Discord sends.
 
-Pure (no Textual, no sandbox calls): the command schemas come from the sandbox's synced commands, and
-the result is what the pane asks the sandbox to invoke.
+Pure (no Textual, no sandbox calls): the command schemas come from the sandbox's synced commands,
+the names from its guild, and the result is what the pane asks the sandbox to send or invoke.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from tui_bot.sandbox.world import Json
@@ -16,7 +18,8 @@ SUBCOMMAND_TYPES = (1, 2)  # application command option types for subcommands an
 SLASH_HELP = (
     "Enter sends the message as the chosen member.\n"
     '/name runs a slash command: options as option:value (quotes group words: reason:"too loud"),\n'
-    "or as plain words filling the options in order (/help ban). //text sends text starting with /."
+    "or as plain words filling the options in order (/help ban). //text sends text starting with /.\n"
+    "@name mentions a member or the bot (@tui-bot help: the bot's mention works as a prefix)."
 )
 
 
@@ -75,3 +78,26 @@ def _fill_positional(options: dict[str, str], free: list[str], loose: list[str],
     if len(loose) > len(free):
         loose = [*loose[: len(free) - 1], " ".join(loose[len(free) - 1 :])]
     options.update(zip(free, loose, strict=False))
+
+
+def mention_names(text: str, names: Mapping[str, int]) -> str:
+    """``text`` with each ``@name`` of ``names`` (name -> user id) replaced by ``<@id>``.
+
+    Discord's client does this when a member picks a name after typing ``@``: what is sent is the
+    mention, and bots see ``<@id>`` (so ``@tui-bot help`` reaches a bot that takes its mention as a
+    prefix). Names match case-insensitively, the longest first (``@tui-bot`` before a ``@tui``), and
+    only as a whole name: ``@bobby`` is not ``@bob``. An ``@`` inside a word (``a@b.c``) is left alone.
+    """
+    if not names or "@" not in text:
+        return text
+    ids = {name.casefold(): user_id for name, user_id in names.items() if name}
+    if not ids:
+        return text
+    choices = "|".join(re.escape(name) for name in sorted(ids, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![\w@<])@({choices})(?![\w-])", re.IGNORECASE)
+
+    def mention(match: re.Match[str]) -> str:
+        user_id = ids.get(match.group(1).casefold())
+        return match.group(0) if user_id is None else f"<@{user_id}>"
+
+    return pattern.sub(mention, text)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import platform
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -11,6 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from tui_bot import __version__
+from tui_bot.cluster.status import ClusterStatus, ids_text
 from tui_bot.core.extensions import ExtensionManager, ExtensionNameError, ExtensionStatus
 from tui_bot.core.hybrid import hybrid_command
 from tui_bot.core.metrics import format_duration
@@ -20,6 +23,9 @@ from tui_bot.logs.redaction import redact
 
 if TYPE_CHECKING:
     from tui_bot.core.bot import TuiBot  # the bot installs these cogs: no import at run time
+    from tui_bot.core.clustering import BotClusterMember
+
+log = logging.getLogger("tui_bot.cluster")
 
 INFO_COOLDOWN = (1, 10.0)  # per user: these replies are large embeds
 TOP_SHOWN = 5
@@ -67,15 +73,39 @@ async def stats_embed(bot: TuiBot) -> discord.Embed:
     embed.add_field(name="Commands processed", value=str(stats["commands_processed"]))
     embed.add_field(name="Messages seen", value=str(stats["messages_seen"]))
     embed.add_field(name="Errors", value=str(stats["error_count"]))
+    embed.add_field(name="Refusals", value=str(stats["refusal_count"]))
     embed.add_field(name="Commands last minute", value=str(stats["commands_per_minute"][-1]))
     states = bot.extension_manager.states.values()
     loaded = sum(state.status is ExtensionStatus.LOADED for state in states)
     embed.add_field(name="Extensions loaded", value=str(loaded))
+    if bot.cluster is not None:
+        await _add_cluster_fields(bot.cluster, embed)
     embed.add_field(name="Top commands (this run)", value=_ranking(stats["top_commands"]), inline=False)
     all_time = await bot.metrics.top_commands_all_time(TOP_SHOWN)
     embed.add_field(name="Top commands (all time)", value=_ranking(all_time), inline=False)
     embed.set_footer(text=f"tui-bot {__version__} · discord.py {discord.__version__}")
     return embed
+
+
+async def _add_cluster_fields(cluster: BotClusterMember, embed: discord.Embed) -> None:
+    """A cluster worker's numbers above are its own; these say which part it is and how the whole is."""
+    settings = cluster.settings
+    embed.add_field(
+        name="This worker",
+        value=f"shards {ids_text(settings.shard_ids)} of {settings.shard_count} · `{cluster.node.worker_id}`",
+        inline=False,
+    )
+    try:
+        workers = await cluster.node.workers()
+        # This worker's own row may be a heartbeat old (guilds still arriving): use what it knows now.
+        me = cluster.node.worker_id
+        now = cluster.state()
+        workers = [dataclasses.replace(w, state=now) if w.worker_id == me else w for w in workers]
+        totals = ClusterStatus(workers).totals()
+    except Exception as error:  # the database is away: this worker's own numbers are still worth showing
+        log.warning("!stats: the cluster status could not be read (%s)", error)
+        totals = f"unavailable ({type(error).__name__})"
+    embed.add_field(name="Cluster", value=totals, inline=False)
 
 
 def _extension_line(manager: ExtensionManager, name: str, status: ExtensionStatus) -> str:

@@ -15,11 +15,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from tui_bot.core.actions import BatchResult, PlainResult, SelfTestResult
+from tui_bot.core.actions import BatchResult, ExtensionChange, PlainResult, SelfTestResult
+from tui_bot.core.clustering import ClusterActionResult
 from tui_bot.core.extensions import ExtensionResult
 from tui_bot.core.hybrid import hybrid_command
 from tui_bot.core.replies import ReplyKind, send_reply
-from tui_bot.core.responses import Colour, error_embed, make_embed, success_embed
+from tui_bot.core.responses import Colour, error_embed, make_embed, success_embed, warning_embed
+from tui_bot.core.results import ALL_EXTENSIONS, ActionResult
 from tui_bot.core.sync import SyncResult
 
 if TYPE_CHECKING:
@@ -60,18 +62,32 @@ def sync_embed(result: SyncResult, redact: Redact) -> discord.Embed:
     return embed
 
 
-def extension_embed(result: ExtensionResult, redact: Redact) -> discord.Embed:
-    """A load/unload/reload outcome; a failure shows the error and the end of its traceback."""
+def extension_embed(result: ExtensionResult, redact: Redact, prefix: str = "!") -> discord.Embed:
+    """A load/unload/reload outcome; a failure shows the error and the end of its traceback. New slash
+    commands are named with how to sync them (``prefix``: the one the owner typed)."""
     if result.ok:
-        return success_embed(
-            f"Extension {_PAST.get(result.action, result.action)}",
-            f"`{result.name}` {_PAST.get(result.action, result.action)} in {result.seconds * 1000:.0f} ms.",
-        )
+        text = f"`{result.name}` {_PAST.get(result.action, result.action)} in {result.seconds * 1000:.0f} ms."
+        hint = result.sync_hint(f"use `{prefix}sync`") if isinstance(result, ExtensionChange) else None
+        if hint is not None:
+            text += f"\n{hint} to show them in Discord."
+        return success_embed(f"Extension {_PAST.get(result.action, result.action)}", text)
     text = redact(result.error or "unknown error")
     if result.traceback:
         tail = redact(result.traceback)[-TRACEBACK_SHOWN:].replace("```", "'''")
         text += f"\n```py\n{tail}\n```"
     return error_embed(f"Could not {result.action} `{result.name}`", text)
+
+
+def cluster_action_embed(result: ClusterActionResult, redact: Redact) -> discord.Embed:
+    """A load/unload/reload run on every worker of the cluster: one line per worker."""
+    done = sum(reply.ok for reply in result.replies)
+    past = _PAST.get(result.action, result.action)
+    lines = [redact(reply.describe()) for reply in result.replies]
+    text = "\n".join(lines)[:4000] or "No worker answered."
+    if result.ok:
+        what = "Every loaded extension" if result.name == ALL_EXTENSIONS else "Extension"
+        return success_embed(f"{what} {past} on {done}/{len(result.replies)} workers", text)
+    return error_embed(f"`{result.name}`: {past} on {done} of {len(result.replies)} workers", text)
 
 
 def batch_embed(result: BatchResult, redact: Redact) -> discord.Embed:
@@ -87,6 +103,8 @@ def batch_embed(result: BatchResult, redact: Redact) -> discord.Embed:
 
 def backup_embed(result: PlainResult, redact: Redact) -> discord.Embed:
     """The backup file written, or why there is none."""
+    if result.ok and result.path is None:  # PostgreSQL: the message says to use pg_dump
+        return warning_embed("No backup file on PostgreSQL", redact(result.message))
     if not result.ok or result.path is None:
         return error_embed("Backup failed", redact(result.message))
     return success_embed(
@@ -156,7 +174,7 @@ class Owner(commands.Cog, name="Bot owner"):
     @app_commands.describe(extension="The extension's name, e.g. example")
     async def load(self, ctx: commands.Context[Any], extension: str) -> None:
         """Load an extension by its name in the extensions folder (no paths)."""
-        await self._reply_extension(ctx, await self.bot.actions.load(extension))
+        await self._reply_extension(ctx, await self.bot.actions.everywhere("load", extension))
 
     @hybrid_command(name="unload", description="Unload a loaded extension (owner)")
     @commands.is_owner()
@@ -164,7 +182,7 @@ class Owner(commands.Cog, name="Bot owner"):
     @app_commands.describe(extension="The extension's name, e.g. example")
     async def unload(self, ctx: commands.Context[Any], extension: str) -> None:
         """Unload a loaded extension."""
-        await self._reply_extension(ctx, await self.bot.actions.unload(extension))
+        await self._reply_extension(ctx, await self.bot.actions.everywhere("unload", extension))
 
     @hybrid_command(name="reload", description="Reload an extension, or all of them (owner)")
     @commands.is_owner()
@@ -172,11 +190,14 @@ class Owner(commands.Cog, name="Bot owner"):
     @app_commands.describe(extension="The extension's name, or 'all'")
     async def reload(self, ctx: commands.Context[Any], extension: str) -> None:
         """Reload an extension (`reload all` reloads every loaded one); a failure keeps the old version."""
-        if extension.strip().lower() == "all":
-            batch = await self.bot.actions.reload_all()
-            await send_reply(ctx, embed=batch_embed(batch, self._redact), kind=_kind(batch.ok))
+        if extension.strip().lower() == ALL_EXTENSIONS:
+            result = await self.bot.actions.reload_all_everywhere()
+            if isinstance(result, BatchResult):
+                await send_reply(ctx, embed=batch_embed(result, self._redact), kind=_kind(result.ok))
+            else:
+                await self._reply_extension(ctx, result)
             return
-        await self._reply_extension(ctx, await self.bot.actions.reload(extension))
+        await self._reply_extension(ctx, await self.bot.actions.everywhere("reload", extension))
 
     @load.autocomplete("extension")
     @unload.autocomplete("extension")
@@ -188,8 +209,13 @@ class Owner(commands.Cog, name="Bot owner"):
         typed = current.strip().lower()
         return [app_commands.Choice(name=n, value=n) for n in names if typed in n.lower()][:25]
 
-    async def _reply_extension(self, ctx: commands.Context[Any], result: ExtensionResult) -> None:
-        await send_reply(ctx, embed=extension_embed(result, self._redact), kind=_kind(result.ok))
+    async def _reply_extension(self, ctx: commands.Context[Any], result: ActionResult) -> None:
+        if isinstance(result, ClusterActionResult):
+            embed = cluster_action_embed(result, self._redact)
+        else:
+            assert isinstance(result, ExtensionResult)
+            embed = extension_embed(result, self._redact, ctx.clean_prefix)
+        await send_reply(ctx, embed=embed, kind=_kind(result.ok))
 
     @hybrid_command(name="autoreload", description="Turn hot reload of extensions on or off (owner)")
     @commands.is_owner()

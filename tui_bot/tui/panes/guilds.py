@@ -1,5 +1,5 @@
 """The Guilds pane: every guild with its prefix and shard; the highlighted one's channels, roles and
-permission rules."""
+permission rules. A bot in no guild gets its invite link there instead."""
 
 from __future__ import annotations
 
@@ -43,6 +43,15 @@ def describe_guild(details: GuildDetails) -> Text:
     return text
 
 
+def describe_no_guild(invite_url: str) -> Text:
+    """The detail panel of a bot in no guild: what to do about it."""
+    text = Text()
+    text.append("The bot is in no guild yet.\n\n", style="bold")
+    text.append("Open this link to add it to a server you manage (Ctrl+P, Invite link copies it):\n\n")
+    text.append(invite_url, style="underline")
+    return text
+
+
 class GuildsPane(Vertical):
     """A table of guilds above (or beside) the highlighted guild's details."""
 
@@ -52,6 +61,11 @@ class GuildsPane(Vertical):
         def __init__(self, guild_id: int | None) -> None:
             super().__init__()
             self.guild_id = guild_id
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        # Set by the console while the connected bot is in no guild: shown instead of a guild's details.
+        self.invite_url: str | None = None
 
     def compose(self) -> ComposeResult:
         yield DataTable(id="guild-table", cursor_type="row", zebra_stripes=True)
@@ -82,7 +96,9 @@ class GuildsPane(Vertical):
 
     def show_details(self, details: GuildDetails | None) -> None:
         label = self.query_one("#guild-detail-text", Static)
-        if details is None:
+        if details is None and self.invite_url is not None and self.query_one(DataTable).row_count == 0:
+            label.update(describe_no_guild(self.invite_url))
+        elif details is None:
             label.update("No guild selected." if self.selected_guild is None else "That guild is gone.")
         else:
             label.update(describe_guild(details))

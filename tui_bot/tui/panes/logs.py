@@ -3,8 +3,8 @@
 Lines arrive in batches (the app drains :class:`~tui_bot.tui.log_buffer.BufferedLogHandler` on a
 timer) and are written with ``Log.write_lines``: one refresh per batch, never one per line. The pane
 keeps the newest records in a ring buffer so a filter change can redraw them; the widget keeps at
-most ``MAX_LINES`` lines. Scrolled up, the view holds still while lines arrive; at the bottom it
-follows.
+most ``MAX_LINES`` lines. Scrolled up, the view holds still while lines arrive; at the bottom (End)
+it follows. Long lines wrap; ``w`` turns wrapping off and on (see :mod:`.log_view`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import re
 from collections import deque
-from collections.abc import Iterable
 from typing import ClassVar
 
 from rich.highlighter import Highlighter
@@ -22,19 +21,24 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.reactive import var
-from textual.widgets import Input, Log, Select, Static
+from textual.widgets import Input, Select, Static
 
 from tui_bot.tui.log_buffer import LogEntry
+from tui_bot.tui.panes.log_view import HoldingLog
+
+__all__ = ["CONTINUATION", "LEVEL_CHOICES", "FilterInput", "HoldingLog", "LevelHighlighter", "LogsPane"]
 
 MAX_ENTRIES = 5_000  # records kept for re-filtering
 MAX_LINES = 10_000  # lines in the widget (a traceback is several lines)
 CONTINUATION = "  │ "  # prefix of a record's second and later lines (tracebacks)
 
+# Short enough for the picker's width in console.tcss (#log-level) on one line, at any terminal
+# width: a longer label wraps inside the Select and makes the whole toolbar taller.
 LEVEL_CHOICES: list[tuple[str, int]] = [
     ("All levels", logging.DEBUG),
-    ("INFO and above", logging.INFO),
-    ("WARNING and above", logging.WARNING),
-    ("ERROR and above", logging.ERROR),
+    ("INFO and up", logging.INFO),
+    ("WARNING and up", logging.WARNING),
+    ("ERROR and up", logging.ERROR),
 ]
 
 _LEVEL = re.compile(r"\b(DEBUG|INFO|WARNING|ERROR|CRITICAL)\b")
@@ -77,47 +81,34 @@ def entry_lines(entry: LogEntry) -> list[str]:
     return [first, *(CONTINUATION + line for line in rest)]
 
 
-class HoldingLog(Log):
-    """A ``Log`` that follows new lines only while the view is at the bottom.
+class FilterInput(Input):
+    """The Logs pane's text filter. Esc goes back to the log (the text stays); End follows the log.
 
-    When the operator scrolls up it holds still, also when old lines are pruned from the top (the
-    view is moved up by as many lines as were pruned, so the same lines stay in view).
+    End is taken from the input's own "go to the end of the text" (Ctrl+E still does that), because
+    the pane promises "End follows" wherever the keyboard is.
     """
 
-    follow: var[bool] = var(True)
-    """Whether new lines scroll the view (True while the view is at the bottom)."""
-    new_below: var[int] = var(0)
-    """Lines written below the view while it was held."""
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back_to_log", "Back to log", tooltip="Keep the filter, move to the log"),
+        Binding("end", "follow_log", "Follow", tooltip="Jump to the newest line and follow"),
+    ]
 
-    def write_lines(self, lines: Iterable[str], scroll_end: bool | None = None) -> HoldingLog:
-        batch = list(lines)
-        if not batch:
-            return self
-        follow = self.follow if scroll_end is None else scroll_end
-        before = len(self.lines)
-        super().write_lines(batch, scroll_end=False)
-        if follow and not self.is_vertical_scrollbar_grabbed:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
-        else:
-            pruned = before + len(batch) - len(self.lines)
-            if pruned > 0:
-                self.scroll_to(y=max(0, self.scroll_y - pruned), animate=False, immediate=True)
-            self.new_below += len(batch)
-        return self
+    def action_back_to_log(self) -> None:
+        self.query_ancestor(LogsPane).log_view.focus()
 
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        at_end = self.is_vertical_scroll_end
-        self.follow = at_end
-        if at_end:
-            self.new_below = 0
+    def action_follow_log(self) -> None:
+        self.query_ancestor(LogsPane).follow_end()
 
 
 class LogsPane(Vertical):
     """Filter controls above a :class:`HoldingLog`."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "focus_filter", "Filter", show=False),
+        Binding("slash", "focus_filter", "Filter", tooltip="Filter the lines by text (Esc: back)"),
+        # One key, two labels: the footer says what w does now (check_action shows one of them).
+        Binding("w", "set_wrap(False)", "Wrap: on", tooltip="Long lines wrap; press w to cut them"),
+        Binding("w", "set_wrap(True)", "Wrap: off", tooltip="Long lines are cut; press w to wrap them"),
+        Binding("end", "follow_end", "Follow", show=False),
     ]
 
     level: var[int] = var(logging.DEBUG)
@@ -135,7 +126,7 @@ class LogsPane(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(id="log-toolbar"):
             yield Select(LEVEL_CHOICES, value=logging.DEBUG, allow_blank=False, id="log-level")
-            yield Input(placeholder="Filter (text, case-insensitive)", id="log-filter")
+            yield FilterInput(placeholder="Filter (text, case-insensitive)", id="log-filter")
             yield Static("", id="log-follow")
         log = HoldingLog(highlight=True, max_lines=self.max_lines, id="log")
         log.highlighter = LevelHighlighter()
@@ -217,3 +208,19 @@ class LogsPane(Vertical):
 
     def action_focus_filter(self) -> None:
         self.query_one("#log-filter", Input).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "set_wrap":
+            return parameters[0] != self.log_view.wrap  # only the binding that changes it
+        return True
+
+    def action_set_wrap(self, wrap: bool) -> None:
+        self.log_view.wrap = wrap
+        self.refresh_bindings()
+
+    def action_follow_end(self) -> None:
+        self.follow_end()
+
+    def follow_end(self) -> None:
+        """Jump to the newest line and follow again."""
+        self.log_view.follow_end()

@@ -1,7 +1,9 @@
 """The Metrics pane: counters, commands per minute over the last hour, top commands and latencies.
 
 It renders one ``bot.metrics.get_stats()`` snapshot at a time (the app reads it every second while
-the pane is shown) and only touches the widgets whose data changed.
+the pane is shown) and only touches the widgets whose data changed. Its layout (console.tcss) fits
+120x36 and 80x24: there the cards lose their borders and the top-commands table narrows, so every
+latency column stays in view.
 """
 
 from __future__ import annotations
@@ -29,7 +31,20 @@ def format_duration(seconds: float) -> str:
 
 
 def format_ms(value: float | None) -> str:
-    return "–" if value is None else f"{value:,.0f} ms" if value >= 10 else f"{value:.1f} ms"
+    return "–" if value is None else f"{format_ms_number(value)} ms"
+
+
+def format_ms_number(value: float) -> str:
+    """A latency in ms without its unit (the table's title names it): ``8.2``, ``22``, ``1,234``."""
+    return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
+
+
+NAME_WIDTH = 17  # command names are cut to this (with "…") so that a long one cannot push columns out
+
+
+def short_name(name: str) -> str:
+    """``name``, or its start and "…" when it is longer than NAME_WIDTH."""
+    return name if len(name) <= NAME_WIDTH else name[: NAME_WIDTH - 1] + "…"
 
 
 class StatCard(Vertical):
@@ -52,13 +67,14 @@ CARDS = [
     ("latency", "Gateway latency"),
     ("commands", "Commands run"),
     ("messages", "Messages seen"),
+    ("refusals", "Refusals"),
     ("errors", "Errors"),
     ("guilds", "Guilds · users"),
 ]
 
 
 class MetricsPane(Vertical):
-    """Six cards, a sparkline, and two tables."""
+    """Seven cards, a sparkline, and two tables."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -71,11 +87,11 @@ class MetricsPane(Vertical):
         yield Label("Commands per minute, last 60 minutes", id="cpm-label")
         yield Sparkline([0] * 60, id="cpm")
         with Horizontal(id="metric-tables"):
-            with Vertical(classes="metric-table"):
+            with Vertical(id="top-commands-box", classes="metric-table"):
                 yield Label("Top commands (this run)", classes="table-title")
                 yield DataTable(id="top-commands", cursor_type="none", zebra_stripes=True)
-            with Vertical(classes="metric-table"):
-                yield Label("Latency per command", classes="table-title")
+            with Vertical(id="command-latency-box", classes="metric-table"):
+                yield Label("Latency per command (ms)", classes="table-title")
                 yield DataTable(id="command-latency", cursor_type="none", zebra_stripes=True)
 
     def on_mount(self) -> None:
@@ -95,6 +111,7 @@ class MetricsPane(Vertical):
             "latency": format_ms(latency_ms),
             "commands": f"{stats['commands_processed']:,}",
             "messages": f"{stats['messages_seen']:,}",
+            "refusals": f"{stats['refusal_count']:,}",
             "errors": f"{stats['error_count']:,}",
             "guilds": f"{stats['guilds']:,} · {stats['users']:,}",
         }
@@ -115,7 +132,7 @@ class MetricsPane(Vertical):
         if self._changed("top", top):
             table = self.query_one("#top-commands", DataTable)
             table.clear()
-            table.add_rows([(name, f"{uses:,}") for name, uses in top])
+            table.add_rows([(short_name(name), f"{uses:,}") for name, uses in top])
 
         latency = [
             (name, t["count"], t["avg_ms"], t["p95_ms"], t["max_ms"]) for name, t in stats["latency"].items()
@@ -125,7 +142,13 @@ class MetricsPane(Vertical):
             table.clear()
             table.add_rows(
                 [
-                    (name, f"{count:,}", format_ms(avg), format_ms(p95), format_ms(top_ms))
+                    (
+                        short_name(name),
+                        f"{count:,}",
+                        format_ms_number(avg),
+                        format_ms_number(p95),
+                        format_ms_number(top_ms),
+                    )
                     for name, count, avg, p95, top_ms in latency
                 ]
             )

@@ -36,5 +36,6 @@ def sync_rows(table: DataTable, rows: Sequence[tuple[str, Sequence[Cell]]]) -> b
     for key, cells in rows:
         for column, old, new in zip(columns, table.get_row(key), cells, strict=True):
             if old != new:
-                table.update_cell(key, column, new)
+                # The column widens for a longer value: a column sized for "loaded" would cut "unloaded".
+                table.update_cell(key, column, new, update_width=True)
     return False
