@@ -520,7 +520,9 @@ async def test_reload_example_from_one_guild_reloads_it_on_all_three_workers(clu
         assert greeting.content == "Hello, Alice!"
 
 
-async def test_reload_all_from_one_guild_reloads_every_extension_on_all_three_workers(cluster: Cluster) -> None:
+async def test_reload_all_from_one_guild_reloads_every_extension_on_all_three_workers(
+    cluster: Cluster,
+) -> None:
     sandbox = cluster.sandbox
     reply = await ask(sandbox, "operator", cluster.guild_on(2), "!reload all", lambda m: bool(m.embeds))
     embed = reply.embeds[0]

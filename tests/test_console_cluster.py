@@ -46,9 +46,7 @@ async def test_the_cluster_pane_lists_every_worker_and_marks_a_stale_one(
     console,  # noqa: F811
     postgres_url: str,  # noqa: F811
 ) -> None:
-    console.write_config(
-        database={"url": postgres_url}, sharding={"shard_count": 2}, cluster=CLUSTER_TIMINGS
-    )
+    console.write_config(database={"url": postgres_url}, sharding={"shard_count": 2}, cluster=CLUSTER_TIMINGS)
     app = console.build()
     async with running(app) as pilot:
         bot = app.bot

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-
 from helpers.postgres import fresh_database
 
 if TYPE_CHECKING:
@@ -42,7 +41,9 @@ async def test_readme_extensions_work_as_written(
     engine: str,
 ) -> None:
     async with contextlib.AsyncExitStack() as stack:
-        database = {"url": await stack.enter_async_context(fresh_database())} if engine == "postgresql" else {}
+        database = (
+            {"url": await stack.enter_async_context(fresh_database())} if engine == "postgresql" else {}
+        )
         try:
             await _run_the_readme_extensions(harness, tmp_path, monkeypatch, database)
         finally:

@@ -68,9 +68,7 @@ def summary_text(status: ClusterStatus) -> Text:
 class ClusterPane(Vertical):
     """A one-line summary, a table of workers, and where the numbers come from."""
 
-    def __init__(
-        self, read: ReadWorkers, *, this_worker: str, stale_after: float, **kwargs: object
-    ) -> None:
+    def __init__(self, read: ReadWorkers, *, this_worker: str, stale_after: float, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.read = read
         self.this_worker = this_worker
