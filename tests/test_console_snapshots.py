@@ -55,6 +55,37 @@ def fixed_log_handler() -> BufferedLogHandler:
     return handler
 
 
+def shard_health(state: str, latency_ms: float | None, *, identifies: int, resumes: int) -> dict[str, Any]:
+    """One shard of ``get_stats()["gateway"]``, with fixed times."""
+    return {
+        "state": state,
+        "since": 0.0,
+        "latency_ms": latency_ms,
+        "identifies_24h": identifies,
+        "identifies_24h_more": False,
+        "resumes_24h": resumes,
+        "resumes_24h_more": False,
+        "reconnects_24h": resumes,
+        "reconnects_24h_more": False,
+    }
+
+
+def rate_limits(recent: int = 0, global_recent: int = 0, in_force: bool = False) -> dict[str, Any]:
+    """``get_stats()["rate_limits"]`` with fixed numbers."""
+    return {
+        "429_last_hour": recent,
+        "429_last_hour_more": False,
+        "global_429_last_hour": global_recent,
+        "429_by_route_last_hour": {},
+        "429_total": recent,
+        "global_limit_in_force": in_force,
+        "global_limit_until": None,
+        "wait_seconds": {"429": 0.0, "bucket": 0.0},
+        "requests_total": 100,
+        "last_429": None,
+    }
+
+
 class FrozenReader(BotReader):
     """The live bot's guilds and extensions, with every volatile number replaced by a fixed one."""
 
@@ -79,6 +110,8 @@ class FrozenReader(BotReader):
                 "ping": {"count": 30, "avg_ms": 3.4, "max_ms": 12.9, "p95_ms": 7.1},
             },
             "commands_per_minute": per_minute,
+            "gateway": {"0": shard_health("ready", 41.7, identifies=1, resumes=2)},
+            "rate_limits": rate_limits(),
         }
 
     def extensions(self) -> list[ExtensionRow]:
@@ -152,7 +185,8 @@ def test_extensions_pane(console, snap_compare) -> None:  # noqa: F811
 
 class BusyReader(FrozenReader):
     """The frozen numbers plus the widest a row usually gets: the longest built-in command name,
-    a thousand runs, latencies over a second, and refusals beside the error."""
+    a thousand runs, latencies over a second, and refusals beside the error; three shards, two of them
+    not ready, and 429s with a global limit in force."""
 
     def stats(self) -> dict[str, Any]:
         stats = super().stats()
@@ -162,6 +196,13 @@ class BusyReader(FrozenReader):
             "refusal_count": 3,
             "top_commands": {"discordbotframework": 1_234, **stats["top_commands"]},
             "latency": {"discordbotframework": slow, **stats["latency"]},
+            # A shard resuming after a drop, another one not connected yet, and a global limit in force.
+            "gateway": {
+                "0": shard_health("ready", 41.7, identifies=1, resumes=0),
+                "1": shard_health("resuming", None, identifies=1, resumes=3),
+                "2": shard_health("connecting", None, identifies=0, resumes=0),
+            },
+            "rate_limits": {**rate_limits(12, 1, True), "wait_seconds": {"429": 2.25, "bucket": 0.5}},
         }
 
 

@@ -32,8 +32,9 @@ def layer_of(module: str) -> str:
     if parts[0] != "tui_bot" or len(parts) < 2:
         raise ValueError(f"not a tui_bot module: {module}")
     room = parts[1]
-    # starter: the extensions `init` copies; cluster_cli: `tui-bot cluster status|run`
-    if room in ("cli", "cluster_cli", "__main__", "tui", "scaffold", "starter"):
+    # starter: the extensions `init` copies; cluster_cli: `tui-bot cluster status|run`; attach_cli and
+    # attach_web: `tui-bot attach [--web]`
+    if room in ("cli", "cluster_cli", "attach_cli", "attach_web", "__main__", "tui", "scaffold", "starter"):
         return "console"
     if room in LAYERS or room == "sandbox":
         return room

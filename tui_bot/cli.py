@@ -4,7 +4,8 @@
 ``--sandbox`` runs against the built-in local Discord instead of discord.com; ``tui-bot sandbox serve``
 runs that local Discord alone (see ``tui_bot.sandbox.serve``); ``tui-bot init [DIR]`` sets up a bot folder and
 ``tui-bot invite`` prints the link that adds the bot to a server (see ``tui_bot.scaffold``); ``tui-bot db
-migrate-to URL`` copies the SQLite database into PostgreSQL (see ``tui_bot.storage.transfer``).
+migrate-to URL`` copies the SQLite database into PostgreSQL (see ``tui_bot.storage.transfer``); ``tui-bot
+attach`` opens the console of a running bot (see ``tui_bot.attach_cli``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="'tui-bot init [DIR]': a new bot folder. 'tui-bot invite': the link that adds the bot to a "
         "server. 'tui-bot sandbox serve --help': the built-in local Discord alone, for other bots. "
         "'tui-bot db migrate-to URL': copy the SQLite database into PostgreSQL. "
-        "'tui-bot cluster status|run': the workers of a cluster (PostgreSQL).",
+        "'tui-bot cluster status|run': the workers of a cluster (PostgreSQL). "
+        "'tui-bot attach [SOCKET_OR_URL]': the console of a running bot.",
     )
     parser.add_argument(
         "--sandbox", action="store_true", help="run against the built-in local Discord (no token needed)"
@@ -133,6 +135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui_bot.cluster_cli import cluster_main
 
         return cluster_main(arguments[1:])
+    if arguments[:1] == ["attach"]:
+        from tui_bot.attach_cli import attach_main
+
+        return attach_main(arguments[1:])
     args = build_parser().parse_args(arguments)
     if args.check_config:
         return check_config(args.config, args.env_file, sandbox=args.sandbox)

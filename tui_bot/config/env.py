@@ -18,7 +18,14 @@ from dotenv import dotenv_values
 
 from tui_bot.storage.urls import database_url_problem, redact_url
 
-ENV_KEYS = ("DISCORD_TOKEN", "BOT_OWNER_ID", "DISCORD_API_BASE", "DISCORD_GATEWAY_URL", "DATABASE_URL")
+ENV_KEYS = (
+    "DISCORD_TOKEN",
+    "BOT_OWNER_ID",
+    "DISCORD_API_BASE",
+    "DISCORD_GATEWAY_URL",
+    "DATABASE_URL",
+    "ADMIN_TOKEN",
+)
 
 # Names of variables whose values are secrets, wherever they come from (.env or the environment):
 # DISCORD_TOKEN, an ADMIN_TOKEN, DB_PASSWORD, API_KEY, CLIENT_SECRET...
@@ -42,6 +49,9 @@ class Secrets:
     # DATABASE_URL: PostgreSQL instead of the SQLite file; wins over config.json's database.url. It may
     # hold a password, so repr shows only whether it is set.
     database_url: str | None = field(default=None, repr=False)
+    # ADMIN_TOKEN: what a `tui-bot attach tcp://...` client must present to the TCP admin endpoint
+    # (admin.tcp_port); never shown.
+    admin_token: str | None = field(default=None, repr=False)
     # Other secret values found in .env or the environment (see :func:`secret_values`), for redaction.
     other_secrets: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
@@ -155,5 +165,6 @@ def read_env(
         api_base=(values.get("DISCORD_API_BASE") or "").strip().rstrip("/") or None,
         gateway_url=(values.get("DISCORD_GATEWAY_URL") or "").strip().rstrip("/") or None,
         database_url=database_url,
+        admin_token=(values.get("ADMIN_TOKEN") or "").strip() or None,
         other_secrets=tuple(value for value in others if value != token),
     )

@@ -168,6 +168,29 @@ class DiscordEndpoints:
 
 
 @dataclass(frozen=True)
+class AdminConfig:
+    """The admin endpoint every running bot serves for ``tui-bot attach``: a Unix socket (mode 0600) at
+    ``socket`` (None: ``admin.sock`` in the folder of ``database.path``; a worker running some shards
+    names its own, ``admin-shards-0-3.sock``), and optionally TCP on ``tcp_host`` (loopback only) and
+    ``tcp_port``, which needs ``ADMIN_TOKEN`` in .env. ``enabled`` false serves neither."""
+
+    enabled: bool = optional(True)
+    socket: str | None = optional(None)
+    tcp_port: int | None = optional(None)
+    tcp_host: str = optional("127.0.0.1")
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """Prometheus metrics and the health check: ``GET /metrics`` and ``GET /healthz`` on ``host``:``port``
+    (``port`` None: not served). A process running some of the shards adds its first shard id to the port,
+    so that the workers of one host never ask for the same one."""
+
+    port: int | None = optional(None)
+    host: str = optional("127.0.0.1")
+
+
+@dataclass(frozen=True)
 class BotConfig:
     """The whole validated config.json."""
 
@@ -187,6 +210,8 @@ class BotConfig:
     sharding: ShardingConfig = field(default_factory=ShardingConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    admin: AdminConfig = field(default_factory=AdminConfig)
 
 
 def _as_json(value: Any) -> Any:

@@ -15,6 +15,7 @@ from tui_bot.config.model import (
     LOG_LEVELS,
     MEMBER_CACHE_MODES,
     STATUS_TYPES,
+    AdminConfig,
     BotConfig,
     CacheConfig,
     ClusterConfig,
@@ -23,6 +24,7 @@ from tui_bot.config.model import (
     DiscordEndpoints,
     ExtensionsConfig,
     LoggingConfig,
+    MetricsConfig,
     RepliesConfig,
     ShardingConfig,
     StatusConfig,
@@ -281,6 +283,78 @@ def _cache(problems: _Problems, section: dict[str, Any]) -> CacheConfig:
     )
 
 
+# The admin endpoint's TCP listener answers only on the machine itself: other machines reach it through an
+# SSH tunnel (the token crosses the wire in clear text, so it must never leave the host).
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+def _optional_path(key: str, value: Any) -> str | None:
+    return None if value is None else path(key, value)
+
+
+def _tcp_port(key: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        return whole_number(key, value, minimum=1, maximum=65535)
+    except ConfigValueError:
+        raise ConfigValueError(key, value, "null (no TCP) or a port number from 1 to 65535") from None
+
+
+def _loopback_host(key: str, value: Any) -> str:
+    if value not in LOOPBACK_HOSTS:
+        raise ConfigValueError(
+            key,
+            value,
+            'a loopback address, "127.0.0.1", "::1" or "localhost" (reach it from elsewhere through an '
+            "SSH tunnel: ssh -L PORT:127.0.0.1:PORT host)",
+        )
+    return str(value)
+
+
+def _admin(problems: _Problems, admin: dict[str, Any]) -> AdminConfig:
+    read = problems.read
+    return AdminConfig(
+        enabled=read(admin, "admin", "enabled", boolean),
+        socket=read(admin, "admin", "socket", _optional_path),
+        tcp_port=read(admin, "admin", "tcp_port", _tcp_port),
+        tcp_host=read(admin, "admin", "tcp_host", _loopback_host),
+    )
+
+
+HOST_MAX = 253  # the longest DNS name
+
+
+def _metrics_port(key: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise ConfigValueError(key, value, "null (no metrics) or a port number from 1 to 65535")
+    return value
+
+
+def _host(key: str, value: Any) -> str:
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or len(value) > HOST_MAX
+        or any(ch.isspace() or not ch.isprintable() for ch in value)
+    ):
+        raise ConfigValueError(
+            key,
+            value,
+            f'a host name or address to listen on, e.g. "127.0.0.1" (at most {HOST_MAX} characters)',
+        )
+    return value
+
+
+def _metrics(problems: _Problems, metrics: dict[str, Any]) -> MetricsConfig:
+    return MetricsConfig(
+        port=problems.read(metrics, "metrics", "port", _metrics_port),
+        host=problems.read(metrics, "metrics", "host", _host),
+    )
+
+
 def _cluster(problems: _Problems, cluster: dict[str, Any]) -> ClusterConfig:
     read = problems.read
     config = ClusterConfig(
@@ -325,6 +399,8 @@ def parse_config(raw: Any) -> BotConfig:
     sharding = problems.section(raw, "sharding")
     cache = problems.section(raw, "cache")
     cluster = problems.section(raw, "cluster")
+    metrics = problems.section(raw, "metrics")
+    admin = problems.section(raw, "admin")
 
     config = BotConfig(
         prefix=read(raw, "", "prefix", validate_prefix),
@@ -380,6 +456,8 @@ def parse_config(raw: Any) -> BotConfig:
         sharding=_sharding(problems, sharding),
         cache=_cache(problems, cache),
         cluster=_cluster(problems, cluster),
+        metrics=_metrics(problems, metrics),
+        admin=_admin(problems, admin),
     )
     problems.raise_if_any()
     return config

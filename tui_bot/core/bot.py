@@ -24,6 +24,7 @@ from tui_bot.core.errors import ErrorHandler
 from tui_bot.core.extensions import ExtensionManager
 from tui_bot.core.framework import FrameworkBot
 from tui_bot.core.gc_tuning import GcTuning
+from tui_bot.core.health import BotHealth
 from tui_bot.core.help import install_help
 from tui_bot.core.lifecycle import DEFAULT_SHUTDOWN_TIMEOUT, Lifecycle
 from tui_bot.core.metrics import Metrics
@@ -85,7 +86,7 @@ class TuiBot(FrameworkBot, commands.Bot):
     either engine, ``bot.db.conn`` on SQLite, ``bot.db.pool`` on PostgreSQL),
     ``bot.file_handler`` (the shared atomic JSON handler), ``bot.config`` (dotted get/set),
     ``bot.extension_manager``, ``bot.permission_rules``, ``bot.actions`` (operator actions),
-    ``bot.metrics`` (counters) and ``bot.error_handler``.
+    ``bot.metrics`` (counters), ``bot.health`` (gateway and rate limits) and ``bot.error_handler``.
 
     ``shutdown_timeout``: how long ``close()`` waits for running commands to finish. ``database_url``:
     ``DATABASE_URL`` from .env or the environment, which wins over config.json's ``database.url``.
@@ -128,6 +129,9 @@ class TuiBot(FrameworkBot, commands.Bot):
             log.warning('cache.members is "all" but the intents given lack members: only a minimal cache')
         for name, value in cache_options(settings.cache, intents).items():
             options.setdefault(name, value)  # an explicit option (a test's, say) wins over config.json
+        # Gateway and REST health (core/health.py): REST through discord.py's public http_trace option.
+        self.health = BotHealth()
+        options["http_trace"] = self.health.rest.trace_config(options.get("http_trace"))
         super().__init__(
             command_prefix=self._prefix_for,
             intents=intents,
@@ -155,7 +159,9 @@ class TuiBot(FrameworkBot, commands.Bot):
         )
         self._background: list[asyncio.Task[None]] = []
         self.shutdown_timeout = shutdown_timeout
-        self.metrics = Metrics(self, database=self.db)
+        self.health.gateway.watch(self)
+        self.metrics = Metrics(self, database=self.db, health=self.health)
+        self.db.flush_listeners.append(self.metrics.flush_finished)
         self.lifecycle = Lifecycle(self.metrics, self.db)
         self.actions = BotActions(self)
         self.error_handler = ErrorHandler(self.http, self.metrics)

@@ -246,6 +246,13 @@ def is_refusal(error: Exception) -> bool:
     return describe_error(error, name="") is not None
 
 
+def is_cooldown(error: Exception) -> bool:
+    """True when ``error`` (or the error a hybrid command wraps) is a command on cooldown."""
+    if isinstance(error, commands.HybridCommandError):
+        error = error.original
+    return isinstance(error, commands.CommandOnCooldown | app_commands.CommandOnCooldown)
+
+
 class ErrorHandler:
     """The bot's error handler: :meth:`on_command_error` and :meth:`on_app_command_error`.
 
@@ -263,14 +270,14 @@ class ErrorHandler:
         self._redactor.add_secret(self._http.token)
         return self._redactor.redact(text)
 
-    def _count(self, error: Exception) -> None:
+    def _count(self, error: Exception, name: str | None) -> None:
         if self._metrics is None:
             return
         # Classified whoever answers it: a command's own handler may reply to a refusal too.
         if is_refusal(error):
-            self._metrics.record_refusal()
+            self._metrics.record_refusal(name, cooldown=is_cooldown(error))
         else:
-            self._metrics.record_error()
+            self._metrics.record_error(name)
 
     def _unexpected(self, name: str, error: BaseException, where: str) -> ErrorReply:
         error_id = new_error_id()
@@ -285,8 +292,8 @@ class ErrorHandler:
         """Prefix commands and hybrid commands (also when used as slash commands)."""
         if isinstance(error, commands.CommandNotFound):
             return  # a typo or another bot's prefix: silence
-        self._count(error)
         command = ctx.command
+        self._count(error, command.qualified_name if command is not None else None)
         if command is not None and (
             command.has_error_handler() or (ctx.cog is not None and ctx.cog.has_error_handler())
         ):
@@ -327,7 +334,7 @@ class ErrorHandler:
         # Hybrid commands reach this only for what discord.py does not pass to on_command_error (a
         # refusal by the tree's interaction_check, a signature mismatch): no reply is sent twice.
         command = interaction.command
-        self._count(error)
+        self._count(error, getattr(command, "qualified_name", None))
         if command is not None and command._has_any_error_handlers():
             return
         name = getattr(command, "qualified_name", None) or "this command"

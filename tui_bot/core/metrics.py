@@ -8,14 +8,22 @@ Every invocation counts as processed (and in the per-minute ring). Uses and late
 invocations that ran to completion, the same ones the database counts, so this run's top commands
 and the all-time ones agree. A failed invocation is either a refusal (the bot said no: a missing
 role, a cooldown, a bad argument) or an error (an exception the user saw an error id for).
+
+For Prometheus (``tui_bot/runtime/prometheus.py`` reads them at scrape time) it also keeps each
+invocation's outcome per command (ok, refused, cooldown, error), a latency histogram per command (the
+completed invocations), and the durations of the database's usage-count flushes. ``bot.health``
+(gateway and rate limits, :mod:`tui_bot.core.health`) is part of :meth:`Metrics.get_stats`.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
+
+from tui_bot.core.health import BotHealth
 
 if TYPE_CHECKING:
     import discord
@@ -24,6 +32,11 @@ if TYPE_CHECKING:
 
 LATENCY_SAMPLES = 128  # per command, for the p95
 MINUTES = 60  # the per-minute ring: the last hour
+# Histogram bounds in seconds (Prometheus' ``le``): a command's latency, and one usage-count flush.
+COMMAND_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+FLUSH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+OUTCOMES = ("ok", "refused", "cooldown", "error")
+UNKNOWN_COMMAND = "unknown"  # an app command error without a command (it was not found)
 
 
 def format_duration(seconds: float) -> str:
@@ -38,10 +51,36 @@ def format_duration(seconds: float) -> str:
     return " ".join(f"{value}{unit}" for value, unit in parts) + (" " if parts else "") + f"{secs}s"
 
 
-class CommandTiming:
-    """Latency of one command: count, total, max, and the last LATENCY_SAMPLES samples (for p95)."""
+class Histogram:
+    """Counts per bucket (``bounds``, then +Inf), the sum and the count: a Prometheus histogram's data."""
 
-    __slots__ = ("_next", "count", "max", "samples", "total")
+    __slots__ = ("bounds", "buckets", "count", "total")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.buckets = [0] * (len(bounds) + 1)  # not cumulative; the last one is above every bound
+        self.count = 0
+        self.total = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.buckets[bisect.bisect_left(self.bounds, seconds)] += 1
+        self.count += 1
+        self.total += seconds
+
+    def cumulative(self) -> list[tuple[float, int]]:
+        """``[(le, count of observations <= le), ..., (inf, count)]``."""
+        running, pairs = 0, []
+        for bound, count in zip((*self.bounds, math.inf), self.buckets, strict=True):
+            running += count
+            pairs.append((bound, running))
+        return pairs
+
+
+class CommandTiming:
+    """Latency of one command: count, total, max, the last LATENCY_SAMPLES samples (for p95), and a
+    histogram for Prometheus."""
+
+    __slots__ = ("_next", "count", "histogram", "max", "samples", "total")
 
     def __init__(self) -> None:
         self.count = 0
@@ -49,10 +88,12 @@ class CommandTiming:
         self.max = 0.0
         self.samples: list[float] = []
         self._next = 0
+        self.histogram = Histogram(COMMAND_BUCKETS)
 
     def add(self, seconds: float) -> None:
         self.count += 1
         self.total += seconds
+        self.histogram.observe(seconds)
         if seconds > self.max:
             self.max = seconds
         if len(self.samples) < LATENCY_SAMPLES:
@@ -92,9 +133,11 @@ class Metrics:
         client: ConnectionView,
         *,
         database: BotDatabase | None = None,
+        health: BotHealth | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
+        self.health = health or BotHealth()
         self._database = database
         self._clock = clock
         self.started = clock()
@@ -105,6 +148,9 @@ class Metrics:
         self.replies_failed = 0
         self._uses: dict[str, int] = {}
         self._timings: dict[str, CommandTiming] = {}
+        self.outcomes: dict[tuple[str, str], int] = {}  # (command, outcome) -> invocations
+        self.flushes = Histogram(FLUSH_BUCKETS)  # the database's usage-count writes
+        self.flush_failures = 0
         self._per_minute = [0] * MINUTES
         self._minute_of = [-1] * MINUTES  # which absolute minute each bucket holds
 
@@ -114,13 +160,26 @@ class Metrics:
         """A MESSAGE_CREATE reached the bot."""
         self.messages_seen += 1
 
-    def record_error(self) -> None:
-        """A command failed unexpectedly (an exception; the user was shown an error id)."""
-        self.error_count += 1
+    def _outcome(self, name: str | None, outcome: str) -> None:
+        key = (name or UNKNOWN_COMMAND, outcome)
+        self.outcomes[key] = self.outcomes.get(key, 0) + 1
 
-    def record_refusal(self) -> None:
-        """The bot refused a command and told the user why (role, permission, cooldown, argument...)."""
+    def record_error(self, name: str | None = None) -> None:
+        """Command ``name`` failed unexpectedly (an exception; the user was shown an error id)."""
+        self.error_count += 1
+        self._outcome(name, "error")
+
+    def record_refusal(self, name: str | None = None, *, cooldown: bool = False) -> None:
+        """The bot refused command ``name`` and told the user why (role, permission, cooldown,
+        argument...); ``cooldown``: it was on cooldown (a refusal with an outcome of its own)."""
         self.refusal_count += 1
+        self._outcome(name, "cooldown" if cooldown else "refused")
+
+    def flush_finished(self, seconds: float, ok: bool) -> None:
+        """The database wrote (``ok``) or failed to write the usage counts, in ``seconds``."""
+        self.flushes.observe(seconds)
+        if not ok:
+            self.flush_failures += 1
 
     def reply_failed(self) -> None:
         """A command's reply was given up after transient REST failures (see core/context.py)."""
@@ -131,6 +190,7 @@ class Metrics:
         (refused or failed ones count as processed, not as uses, and their latency is not kept)."""
         self.commands_processed += 1
         if ok:
+            self._outcome(name, "ok")
             self._uses[name] = self._uses.get(name, 0) + 1
             timing = self._timings.get(name)
             if timing is None:
@@ -172,9 +232,15 @@ class Metrics:
             return None
         return round(latency * 1000, 3)
 
+    def command_timings(self) -> dict[str, CommandTiming]:
+        """Each command's timing (completed invocations), by name: read, never change."""
+        return self._timings
+
     def get_stats(self) -> dict[str, Any]:
-        """A snapshot; cheap enough to call every second (see the README's metrics keys)."""
+        """A snapshot; cheap enough to call every second (see the README's metrics keys). JSON-
+        serialisable: an attached console receives it as JSON."""
         guilds = list(self._client.guilds)
+        health = self.health.summary()
         return {
             "uptime": round(self._clock() - self.started, 3),
             "commands_processed": self.commands_processed,
@@ -188,4 +254,6 @@ class Metrics:
             "guilds": len(guilds),
             "users": sum(guild.member_count or 0 for guild in guilds),
             "commands_per_minute": self.commands_per_minute(),
+            "gateway": health["gateway"],
+            "rate_limits": health["rate_limits"],
         }

@@ -23,7 +23,9 @@ from tui_bot.core.clustering import SessionStartsExhausted
 from tui_bot.core.lifecycle import DEFAULT_SHUTDOWN_TIMEOUT
 from tui_bot.core.watchdog import BlockSite, LoopWatchdog, site_in_frames, suspended_frames
 from tui_bot.runtime import shutdown
+from tui_bot.runtime.admin import AdminServer
 from tui_bot.runtime.endpoints import EndpointError, apply_endpoints, restore_endpoints
+from tui_bot.runtime.metrics_server import MetricsServer, start_metrics_server
 from tui_bot.runtime.unreachable import unreachable_message
 from tui_bot.storage import DatabaseError
 
@@ -66,6 +68,11 @@ class BotRuntime:
         self._closing: asyncio.Task[None] | None = None  # the bot's close(), begun by stop()
         self._close_by = 0.0  # loop time after which stop() stops waiting for it
         self.close_cut_short = False  # whether stop() gave up waiting for the close
+        self.metrics_server: MetricsServer | None = None  # /metrics and /healthz (config.json's metrics)
+        # The admin endpoint `tui-bot attach` connects to (config.json's admin section).
+        self.admin = AdminServer(
+            config.model, token=secrets.admin_token, target="sandbox" if sandbox else "Discord"
+        )
 
     def on_bot_created(self, hook: BotCreatedHook) -> None:
         """Call ``hook(bot)`` as soon as the bot of this run exists, before it connects.
@@ -101,6 +108,7 @@ class BotRuntime:
         """Run until the bot is closed; return the process exit code."""
         self._running = True
         previous = None
+        self.admin.capture_logs()  # from the first line on, for the consoles that attach later
         try:
             if self.use_sandbox:
                 token, owners = await self._start_sandbox()
@@ -121,6 +129,8 @@ class BotRuntime:
                 self.bot.add_listener(self._sync_sandbox_commands, "on_ready")
             self._bot_created.set()
             self._tell_bot_created(self.bot)
+            self.metrics_server = await start_metrics_server(self.bot, self.config.model.metrics)
+            await self.admin.start(self.bot)
             async with self.bot:
                 await self.bot.start(token)
             # start() returns as soon as a close() begun elsewhere (stop()) has disconnected; wait for
@@ -162,6 +172,9 @@ class BotRuntime:
             self._bot_created.set()
             if self._watchdog is not None:
                 self._watchdog.stop()
+            if self.metrics_server is not None:
+                await self.metrics_server.stop()
+            await self.admin.stop()
             if self.sandbox is not None:
                 await self.sandbox.stop()
             if previous is not None:

@@ -48,8 +48,9 @@ Forwarded to the Sandbox's Python API:
 ``POST /_sandbox/interactions/autocomplete`` ``{"author", "channel", "command", "focused", "options"}``
     ``{"choices": [{"name", "value"}]}``.
 ``POST /_sandbox/faults/gateway``
-    ``{"action": "drop" | "reconnect" | "invalidate", "code"?, "shard_id"?, "resumable"?}`` ->
-    ``{"sessions": [...]}``: drop connections (``code`` null: no close frame), send RECONNECT, or
+    ``{"action": "drop" | "release" | "reconnect" | "invalidate", "code"?, "shard_id"?, "hold"?,
+    "resumable"?}`` -> ``{"sessions": [...]}``: drop connections (``code`` null: no close frame; ``hold``
+    true: new connections get no HELLO until ``"release"``, so the outage lasts), send RECONNECT, or
     INVALID_SESSION(``resumable``).
 ``POST /_sandbox/faults/rest``
     ``{"kind": "429" | "status" | "delay" | "after_create", "route"?, "count"?, "status"?, "ms"?,

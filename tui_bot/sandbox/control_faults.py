@@ -40,7 +40,13 @@ class FaultControls:
         action = required(body, "action", '"drop"')
         shard_id = body.get("shard_id")
         if action == "drop":
-            sessions = await self.sandbox.drop_gateway(code=body.get("code"), shard_id=shard_id)
+            hold = body.get("hold", False)
+            if not isinstance(hold, bool):
+                raise ControlError(400, '"hold" must be true (the drop lasts until "release") or false')
+            sessions = await self.sandbox.drop_gateway(code=body.get("code"), shard_id=shard_id, hold=hold)
+        elif action == "release":
+            self.sandbox.release_gateway()
+            sessions = []
         elif action == "reconnect":
             sessions = await self.sandbox.send_reconnect(shard_id=shard_id)
         elif action == "invalidate":
@@ -49,7 +55,9 @@ class FaultControls:
                 raise ControlError(400, '"invalidate" needs "resumable": true (RESUME) or false (IDENTIFY)')
             sessions = await self.sandbox.invalidate_session(resumable, shard_id=shard_id)
         else:
-            raise ControlError(400, f'unknown "action" {action!r}: use "drop", "reconnect" or "invalidate"')
+            raise ControlError(
+                400, f'unknown "action" {action!r}: use "drop", "release", "reconnect" or "invalidate"'
+            )
         return respond({"sessions": sessions})
 
     async def rest_fault(self, request: web.Request) -> web.Response:

@@ -101,6 +101,9 @@ class GatewayHub:
         self.resume_timeout = DEFAULT_RESUME_TIMEOUT
         self.recommended_shards = 1
         self.compressions: frozenset[str] = spoken_compressions()
+        # Cleared by hold(): new connections wait for HELLO until release() (an outage that lasts).
+        self._open = asyncio.Event()
+        self._open.set()
 
     @property
     def identified_sessions(self) -> list[GatewaySession]:
@@ -125,6 +128,11 @@ class GatewayHub:
             log.warning("gateway connection refused: unknown compression %r", str(exc))
             await ws.close(code=CloseCode.UNKNOWN_ERROR, message=b"Unknown compression.")
             return ws
+        if not self._open.is_set():
+            log.info("gateway connection held: no HELLO until the sandbox releases the gateway")
+            await self._open.wait()
+            if ws.closed:
+                return ws
         session = GatewaySession(ws, compressor=compressor, transport=request.transport)
         self.sessions.append(session)
         log.debug(
@@ -189,6 +197,7 @@ class GatewayHub:
 
     async def close_all(self, code: int = 1001) -> None:
         """Close every connection and end every session, resumable or not (server shutdown)."""
+        self.release()  # a held connection is answered (and then closed by the server's shutdown)
         sessions, self.sessions = list(self.sessions), []
         for session in sessions:
             session.resumable = False
@@ -221,6 +230,23 @@ class GatewayHub:
             EventKind.FAULT, {"fault": "drop_gateway", "action": "hit", "code": code, "session_ids": ids}
         )
         return ids
+
+    @property
+    def held(self) -> bool:
+        """Whether new connections are held (see :meth:`hold`)."""
+        return not self._open.is_set()
+
+    def hold(self) -> None:
+        """Hold new connections: each is accepted but gets no HELLO until :meth:`release` (an outage that
+        lasts: discord.py waits up to 60 s for HELLO, then connects again). Live sessions go on."""
+        self._open.clear()
+        self.events.record(EventKind.FAULT, {"fault": "hold_gateway", "action": "hit"})
+
+    def release(self) -> None:
+        """End :meth:`hold`: held connections get their HELLO now (and RESUME or IDENTIFY)."""
+        if not self._open.is_set():
+            self._open.set()
+            self.events.record(EventKind.FAULT, {"fault": "hold_gateway", "action": "released"})
 
     async def send_reconnect(self, *, shard_id: int | None = None) -> list[str]:
         """Send RECONNECT (op 7): the client closes and RESUMEs. Returns the session ids told."""

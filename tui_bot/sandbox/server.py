@@ -530,15 +530,24 @@ class Sandbox:
     def resume_timeout(self, seconds: float) -> None:
         self.hub.resume_timeout = seconds
 
-    async def drop_gateway(self, *, code: int | None = None, shard_id: int | None = None) -> list[str]:
+    async def drop_gateway(
+        self, *, code: int | None = None, shard_id: int | None = None, hold: bool = False
+    ) -> list[str]:
         """Drop bot gateway connections (all, or one shard's); discord.py reconnects and RESUMEs.
 
         ``code`` None aborts the TCP connection without a close frame (a network failure); an int sends
         a close frame with that code (4000 is resumable; 4004 and 4010-4014 end the client). Dispatches
-        made after this returns wait in the session's buffer and are replayed on RESUME. Returns the
+        made after this returns wait in the session's buffer and are replayed on RESUME. ``hold``: the
+        drop lasts until :meth:`release_gateway` (new connections get no HELLO until then). Returns the
         dropped session ids.
         """
+        if hold:
+            self.hub.hold()
         return await self.hub.drop(code=code, shard_id=shard_id)
+
+    def release_gateway(self) -> None:
+        """End a held drop (``drop_gateway(hold=True)``): waiting connections get HELLO and RESUME."""
+        self.hub.release()
 
     async def send_reconnect(self, *, shard_id: int | None = None) -> list[str]:
         """Send RECONNECT (op 7): discord.py closes the connection and RESUMEs. Returns the session ids."""

@@ -26,7 +26,8 @@ import abc
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -69,6 +70,9 @@ class BotDatabase(abc.ABC):
         self._flush_task: asyncio.Task[None] | None = None
         self._stop_flushing: asyncio.Event | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        # Told of each write of the usage counts: (seconds it took, whether it succeeded); bot.metrics
+        # listens (Prometheus' flush duration). A listener must be quick and must not raise.
+        self.flush_listeners: list[Callable[[float, bool], None]] = []
 
     # ------------------------------------------------------------------ identity and raw access
 
@@ -249,10 +253,12 @@ class BotDatabase(abc.ABC):
                 return 0
             self._ensure_open()
             batch, self._pending = self._pending, {}
+            started = time.perf_counter()
             try:
                 # Sorted: concurrent writers lock the rows in the same order, so they never deadlock.
                 await self._write_counts(sorted(batch.items()))
             except BaseException as exc:
+                self._tell_flush(started, ok=False)
                 for name, n in batch.items():  # nothing counted is lost
                     self._pending[name] = self._pending.get(name, 0) + n
                 if isinstance(exc, self._driver_errors):
@@ -261,7 +267,16 @@ class BotDatabase(abc.ABC):
                         f"{exc}. They are kept in memory and retried."
                     ) from exc
                 raise
+            self._tell_flush(started, ok=True)
             return len(batch)
+
+    def _tell_flush(self, started: float, *, ok: bool) -> None:
+        seconds = time.perf_counter() - started
+        for listener in self.flush_listeners:
+            try:
+                listener(seconds, ok)
+            except Exception:
+                log.exception("A flush listener failed")
 
     async def _flush_loop(self, stop: asyncio.Event) -> None:
         failing = False

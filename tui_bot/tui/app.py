@@ -1,16 +1,18 @@
-"""The console app: hosts the bot in the same event loop and shows it live.
+"""The console app: shows one bot live, hosted in the same event loop or attached to it.
 
-The bot runs in one app-level worker that never closes the app on error; quitting first awaits the
-bot's clean close (stats flushed, database backed up). Bot -> console traffic is either a typed
-message (the bot's creation, posted by the runtime; the connection state, posted by discord.py
-listeners) or a snapshot the app reads on a timer (logs every 0.1 s in batches, the shown pane and the
-status bar every second). Every operator action calls the same ``bot.actions`` method as the Discord
-owner commands, in a worker, and its result becomes a notification.
+The app reaches its bot only through a :class:`~tui_bot.tui.link.BotLink`: in-process (``tui-bot``:
+the bot runs in one app-level worker that never closes the app on error, and quitting first awaits its
+clean close) or over the bot's admin endpoint (``tui-bot attach``: quitting leaves the bot running).
+Bot -> console traffic is either a typed message (the bot's creation, posted by the runtime; the
+connection state; a lost attachment) or a snapshot the app reads from the link on a timer (logs every
+0.1 s in batches, the shown pane and the status bar every second). Every operator action calls the
+link, which calls the same ``bot.actions`` method as the Discord owner commands, in a worker; its result
+becomes a notification.
 
 Why this module is over 400 lines: it is Textual's one ``App`` class, and Textual wants its key
 bindings, ``action_*`` methods, ``check_action`` and message handlers on that class. Each action is a
-few lines handing over to ``bot.actions``; the panes, the palette, the dialogs, the factory and the log
-plumbing live in their own modules.
+few lines handing over to the link; the panes, the palette, the dialogs, the factory, the links and the
+log plumbing live in their own modules.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from textual.widgets import Footer, Header, HelpPanel, TabbedContent, TabPane
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from tui_bot import exit_codes
-from tui_bot.core.actions import ExtensionChange
+from tui_bot.core.actions import ExtensionChange, ExtensionVerb
 from tui_bot.core.bot import TuiBot
 from tui_bot.core.extensions import ExtensionResult
 from tui_bot.core.results import ActionResult
@@ -42,10 +44,10 @@ from tui_bot.core.sync import SyncPlan
 from tui_bot.logs.redaction import redact
 from tui_bot.runtime import BotRuntime
 from tui_bot.tui.commands import ConsoleCommands, PaletteCommand, console_commands
-from tui_bot.tui.connection import ConnectionChanged, ConnectionState, ConnectionWatcher, initial_state
+from tui_bot.tui.connection import ConnectionChanged, ConnectionState
 from tui_bot.tui.error_notices import ErrorNotices
-from tui_bot.tui.invite import invite_link
 from tui_bot.tui.keys_panel import KeysPanel
+from tui_bot.tui.link import BotLink, InProcessLink, LinkLost, LinkRefreshed, LinkRestored, ReaderFactory
 from tui_bot.tui.log_buffer import BufferedLogHandler
 from tui_bot.tui.messages import BotCreated, HotReloaded
 from tui_bot.tui.modals import SyncPlanScreen
@@ -76,8 +78,10 @@ SCREENSHOT = "console-screenshot"  # the delivery name our screenshot's completi
 class ConsoleApp(App[int]):
     """The operator's console.
 
-    ``reader_factory`` builds the :class:`BotReader` the panes are fed from once the bot exists;
-    tests pass one that freezes the volatile values.
+    ``bot``: a :class:`BotRuntime` to run here (an :class:`InProcessLink` is made for it) or a
+    :class:`BotLink` (``tui-bot attach`` passes a remote one). ``reader_factory`` builds the
+    :class:`BotReader` an in-process console's panes are fed from once the bot exists; tests pass one
+    that freezes the volatile values.
     """
 
     TITLE = "tui-bot"
@@ -103,20 +107,18 @@ class ConsoleApp(App[int]):
 
     def __init__(
         self,
-        runtime: BotRuntime,
+        bot: BotRuntime | BotLink,
         log_handler: BufferedLogHandler,
         *,
-        reader_factory: Callable[[TuiBot], BotReader] = BotReader,
+        reader_factory: ReaderFactory = BotReader,
     ) -> None:
         super().__init__()
-        self.runtime = runtime
+        self.link = bot if isinstance(bot, BotLink) else InProcessLink(bot, reader_factory=reader_factory)
         self.log_handler = log_handler
-        self.reader_factory = reader_factory
-        self.target = "sandbox" if runtime.use_sandbox else "Discord"
-        self.sub_title = self.target
-        self.bot: TuiBot | None = None
-        self.reader: BotReader | None = None
-        self.watcher: ConnectionWatcher | None = None
+        self.target = self.link.target
+        self.sub_title = (
+            self.target if self.link.attached_to is None else f"attached to {self.link.attached_to}"
+        )
         self.connection = ConnectionState.CONNECTING
         self.notices = ErrorNotices()
         self.quitting = False
@@ -149,12 +151,36 @@ class ConsoleApp(App[int]):
     def status(self) -> StatusBar:
         return self.query_one("#status", StatusBar)
 
+    # -- what an in-process console has: its runtime, the bot and the reader (the tests look at them)
+
+    @property
+    def runtime(self) -> BotRuntime | None:
+        """The runtime of the bot this console runs; None when attached to a bot elsewhere."""
+        return self.link.runtime if isinstance(self.link, InProcessLink) else None
+
+    @property
+    def bot(self) -> TuiBot | None:
+        """The bot this console runs (None before it exists, and when attached)."""
+        return self.link.bot if isinstance(self.link, InProcessLink) else None
+
+    @property
+    def reader(self) -> BotReader | None:
+        return self.link.reader if isinstance(self.link, InProcessLink) else None
+
+    @property
+    def reader_factory(self) -> ReaderFactory | None:
+        return self.link.reader_factory if isinstance(self.link, InProcessLink) else None
+
+    @reader_factory.setter
+    def reader_factory(self, factory: ReaderFactory) -> None:
+        if isinstance(self.link, InProcessLink):
+            self.link.reader_factory = factory
+
     def on_mount(self) -> None:
         self.status.target = self.target
         self.set_interval(LOG_DRAIN_SECONDS, self.drain_logs)
         self.set_interval(REFRESH_SECONDS, self.refresh_panes)
-        # Told, not polled: the runtime calls this as soon as the bot exists (in this event loop).
-        self.runtime.on_bot_created(lambda bot: self.post_message(BotCreated(bot)))
+        self.link.start(self.post_message)
         self._bot_worker = self.run_bot()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -169,7 +195,7 @@ class ConsoleApp(App[int]):
 
     @work(exclusive=True, group="bot", exit_on_error=False)
     async def run_bot(self) -> None:
-        code = await self.runtime.run()
+        code = await self.link.run()
         if not self.is_running:
             return  # the app is being torn down (on_unmount closed the bot): no widgets to update
         self.drain_logs()
@@ -187,15 +213,37 @@ class ConsoleApp(App[int]):
         self.follow_bot(message.bot)
 
     def follow_bot(self, bot: TuiBot) -> None:
-        """Start following a bot the runtime just created."""
-        self.bot = bot
-        self.reader = self.reader_factory(bot)
-        self.watcher = ConnectionWatcher(bot, self.post_message)
-        self.watcher.attach()
-        bot.actions.hot_reload_listeners.append(lambda result: self.post_message(HotReloaded(result)))
-        if self.runtime.sandbox is not None:
-            self._add_chat_pane(self.runtime.sandbox)
-        self._set_connection(initial_state(bot))
+        """Start following a bot the runtime just created (in-process)."""
+        if not isinstance(self.link, InProcessLink):
+            return
+        state = self.link.follow(bot)
+        if self.link.sandbox is not None:
+            self._add_chat_pane(self.link.sandbox)
+        self._set_connection(state)
+
+    @on(LinkLost)
+    def _link_lost(self, message: LinkLost) -> None:
+        self._set_connection(ConnectionState.DISCONNECTED)
+        self.status.shard_states = {}
+        if not self.quitting:
+            self.status.note = "bot gone, reconnecting…"
+            self.notify(
+                f"{message.reason} Reconnecting; q leaves.",
+                title="Attachment lost",
+                severity="error",
+                timeout=15,
+                markup=False,
+            )
+
+    @on(LinkRestored)
+    def _link_restored(self) -> None:
+        self.status.note = ""
+        self.notify(f"Attached again to {self.link.attached_to}.", timeout=6, markup=False)
+        self.refresh_panes()
+
+    @on(LinkRefreshed)
+    def _link_refreshed(self) -> None:
+        self.refresh_panes()
 
     def _add_chat_pane(self, sandbox: Sandbox) -> None:
         # Imported here: the chat pane exists only in sandbox mode. A failure is logged (and so
@@ -207,15 +255,16 @@ class ConsoleApp(App[int]):
         except Exception:
             log.exception("The sandbox Chat pane could not be started")
 
-    def _add_cluster_pane(self, bot: TuiBot) -> None:
+    def _add_cluster_pane(self) -> None:
         """A cluster worker gets the Cluster pane once it has claimed its shards (in setup_hook, after
         the bot was created: so it is looked for on each refresh); a lone bot never shows it."""
-        cluster = bot.cluster
-        if self._cluster_pane_added or cluster is None or not cluster.node.started:
+        if self._cluster_pane_added:
+            return
+        view = self.link.cluster_view()
+        if view is None:
             return
         self._cluster_pane_added = True
-        node = cluster.node
-        pane = ClusterPane(node.workers, this_worker=node.worker_id, stale_after=node.stale_after)
+        pane = ClusterPane(view.read, this_worker=view.worker_id, stale_after=view.stale_after)
         self.tabs.add_pane(TabPane("Cluster", pane, id="cluster"))
 
     @on(ConnectionChanged)
@@ -245,8 +294,9 @@ class ConsoleApp(App[int]):
 
     @property
     def bot_usable(self) -> bool:
-        """Whether bot actions can run at all: the bot exists, is open, and we are not quitting."""
-        return self.bot is not None and not self.bot.is_closed() and not self.quitting
+        """Whether bot actions can run at all: the bot exists (or answers), is open, and we are not
+        quitting."""
+        return self.link.usable and not self.quitting
 
     # -- timers --------------------------------------------------------------------------------
 
@@ -264,24 +314,26 @@ class ConsoleApp(App[int]):
 
     def refresh_panes(self) -> None:
         """Read the bot into the status bar and the pane on show (hidden panes wait until shown)."""
-        reader = self.reader
-        if reader is None or not self.is_running:
+        link = self.link
+        if not link.ready or not self.is_running:
             return
         try:
-            self._add_cluster_pane(reader.bot)
+            self._add_cluster_pane()
             with self.batch_update():
-                self._refresh_status(reader)
+                self._refresh_status(link)
                 active = self.tabs.active
                 if active == "metrics":
-                    self.query_one(MetricsPane).show_stats(reader.stats(), reader.gateway_latency_ms())
+                    stats = link.stats()
+                    if stats is not None:
+                        self.query_one(MetricsPane).show_stats(stats, link.gateway_latency_ms())
                 elif active == "guilds":
-                    guilds, pane = reader.guilds(), self.query_one(GuildsPane)
+                    guilds, pane = link.guilds(), self.query_one(GuildsPane)
                     ready_alone = not guilds and self.connection is ConnectionState.READY
                     pane.invite_url = self.invite_link() if ready_alone else None
                     pane.show_rows(guilds)
                     self.load_guild_details()
                 elif active == "extensions":
-                    self.query_one(ExtensionsPane).show_rows(reader.extensions())
+                    self.query_one(ExtensionsPane).show_rows(link.extensions())
             self._update_bindings()
             self._refresh_failure = None
         except Exception as error:
@@ -290,21 +342,21 @@ class ConsoleApp(App[int]):
                 self._refresh_failure = repr(error)
                 log.exception("Refreshing the console failed")
 
-    def _refresh_status(self, reader: BotReader) -> None:
+    def _refresh_status(self, link: BotLink) -> None:
         status = self.status
-        status.latency_ms = reader.gateway_latency_ms()
-        status.shard_count = reader.shard_count()
-        status.guilds = len(reader.bot.guilds)
-        status.auto_reload = reader.auto_reload()
+        status.latency_ms = link.gateway_latency_ms()
+        status.shard_count = link.shard_count()
+        status.guilds = link.guild_count()
+        status.auto_reload = link.auto_reload()
 
     @work(exclusive=True, group="guild-details", exit_on_error=False)
     async def load_guild_details(self) -> None:
         pane = self.query_one(GuildsPane)
         guild_id = pane.selected_guild
-        if self.reader is None or guild_id is None:
+        if not self.link.ready or guild_id is None:
             pane.show_details(None)
             return
-        pane.show_details(await self.reader.guild_details(guild_id))
+        pane.show_details(await self.link.guild_details(guild_id))
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -344,7 +396,7 @@ class ConsoleApp(App[int]):
         return any(isinstance(screen, SyncPlanScreen) for screen in self.screen_stack)
 
     def _is_loaded(self, name: str) -> bool:
-        return self.bot is not None and self.bot.extension_manager.qualified(name) in self.bot.extensions
+        return self.link.is_loaded(name)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """True: enabled; None: shown disabled (cannot run now); False: hidden."""
@@ -355,7 +407,7 @@ class ConsoleApp(App[int]):
         if action == "hide_keys":
             return self.keys_shown  # otherwise Esc is left to whatever else uses it
         if action == "invite_link":
-            return True if self.bot is not None and self.bot.application_id is not None else None
+            return True if self.link.application_id is not None else None
         if action not in BOT_ACTIONS:
             return True
         home = "extensions" if action in EXTENSION_ACTIONS else "guilds" if action == "sync_guild" else None
@@ -398,7 +450,7 @@ class ConsoleApp(App[int]):
             self.sync_plan_open,
             self.has_class("-narrow"),
             self.keys_shown,
-            self.bot is not None and self.bot.application_id is not None,
+            self.link.application_id is not None,
         )
         if state != self._binding_state:
             self._binding_state = state
@@ -448,7 +500,7 @@ class ConsoleApp(App[int]):
 
     @work(group="actions", exit_on_error=False)
     async def perform(self, action: Callable[[], Awaitable[ActionResult]]) -> None:
-        """Run one ``bot.actions`` call (``lambda: actions.load(name)``) and report its result."""
+        """Run one action of the link (``lambda: link.extension("load", name)``) and report its result."""
         with self.notices.operator_action():
             result = await action()
         self._report(result)
@@ -467,44 +519,43 @@ class ConsoleApp(App[int]):
         self._hint_sync(message.result)
         self.refresh_panes()
 
+    def _extension_action(self, verb: ExtensionVerb, name: str | None) -> None:
+        name = name or self.selected_extension()
+        if self.link.ready and name is not None:
+            self.perform(lambda: self.link.extension(verb, name))
+
     def action_load_extension(self, name: str | None = None) -> None:
         """Load the selected (or named) extension."""
-        bot, name = self.bot, name or self.selected_extension()
-        if bot is not None and name is not None:
-            self.perform(lambda: bot.actions.everywhere("load", name))
+        self._extension_action("load", name)
 
     def action_unload_extension(self, name: str | None = None) -> None:
         """Unload the selected (or named) extension."""
-        bot, name = self.bot, name or self.selected_extension()
-        if bot is not None and name is not None:
-            self.perform(lambda: bot.actions.everywhere("unload", name))
+        self._extension_action("unload", name)
 
     def action_reload_extension(self, name: str | None = None) -> None:
         """Reload the selected (or named) extension."""
-        bot, name = self.bot, name or self.selected_extension()
-        if bot is not None and name is not None:
-            self.perform(lambda: bot.actions.everywhere("reload", name))
+        self._extension_action("reload", name)
 
     def action_reload_all(self) -> None:
         """Reload every loaded extension."""
-        if (bot := self.bot) is not None:
-            self.perform(bot.actions.reload_all_everywhere)
+        if self.link.ready:
+            self.perform(self.link.reload_all)
 
     def action_toggle_auto_reload(self) -> None:
         """Turn hot reload on or off (saved in config.json)."""
-        if (bot := self.bot) is not None:
-            on = not bot.config.model.auto_reload
-            self.perform(lambda: bot.actions.set_auto_reload(on))
+        if self.link.ready:
+            on = not self.link.auto_reload()
+            self.perform(lambda: self.link.set_auto_reload(on))
 
     def action_backup(self) -> None:
         """Back up the database now."""
-        if (bot := self.bot) is not None:
-            self.perform(bot.actions.backup)
+        if self.link.ready:
+            self.perform(self.link.backup)
 
     def action_atomictest(self) -> None:
         """Run the atomic file handler's self-test (the owner command ``atomictest``)."""
-        if (bot := self.bot) is not None:
-            self.perform(bot.actions.atomictest)
+        if self.link.ready:
+            self.perform(self.link.atomictest)
 
     def action_sync_commands(self) -> None:
         """Sync slash commands globally, after confirming the plan."""
@@ -519,11 +570,11 @@ class ConsoleApp(App[int]):
     @work(exclusive=True, group="sync", exit_on_error=False)
     async def sync_commands(self, guild_id: int | None) -> None:
         """Plan, show the plan in a modal, and sync only if the operator confirms."""
-        bot = self.bot
-        if bot is None:
+        link = self.link
+        if not link.ready:
             return
         with self.notices.operator_action():
-            plan = await bot.actions.plan_sync(guild_id)
+            plan = await link.plan_sync(guild_id)
         if not isinstance(plan, SyncPlan):  # a failed PlainResult: Discord could not be asked
             self._report(plan)
             return
@@ -534,7 +585,7 @@ class ConsoleApp(App[int]):
             self.notify(f"Sync of {plan.scope} cancelled: nothing was sent.", markup=False)
             return
         with self.notices.operator_action():
-            result = await bot.actions.sync(guild_id, force=not plan.has_changes)
+            result = await link.sync(guild_id, force=not plan.has_changes)
         self._report(result)
 
     async def action_toggle_keys(self) -> None:
@@ -552,7 +603,7 @@ class ConsoleApp(App[int]):
 
     def invite_link(self) -> str | None:
         """The OAuth2 link that adds the bot to a server (``tui-bot invite``'s); None before login."""
-        return None if self.bot is None else invite_link(self.bot)
+        return self.link.invite_link()
 
     def action_invite_link(self) -> None:
         """Show the invite link, copy it to the clipboard, and log it (to copy it from there too)."""
@@ -625,18 +676,20 @@ class ConsoleApp(App[int]):
             log.error("Console task %s failed: %r", event.worker.name, error, exc_info=error)
 
     async def action_quit(self) -> None:
-        """Close the bot cleanly (in a worker, so the screen stays live), then leave with its exit code."""
+        """Close the bot cleanly (in a worker, so the screen stays live), then leave with its exit code;
+        attached, leave it running."""
         if not self.quitting:
             self.quitting = True
-            self.status.note = "shutting down…"
+            self.status.note = "shutting down…" if self.link.attached_to is None else "leaving…"
             self._update_bindings()
             self._shut_down()
 
     async def on_unmount(self) -> None:
         # Whatever way the app ends (q, or App.exit from elsewhere), the bot is closed cleanly and the
-        # sandbox stopped before the event loop goes away. Textual has cancelled the bot's worker by
-        # now; the bot then closes itself in that task (``async with bot``): wait for it to finish.
-        await self.runtime.stop()
+        # sandbox stopped before the event loop goes away (attached: the connection is closed). Textual
+        # has cancelled the bot's worker by now; the bot then closes itself in that task (``async with
+        # bot``): wait for it to finish.
+        await self.link.stop()
         if self._bot_worker is not None:
             with contextlib.suppress(WorkerCancelled, WorkerFailed):
                 await self._bot_worker.wait()
@@ -644,13 +697,15 @@ class ConsoleApp(App[int]):
     @work(exclusive=True, group="quit", exit_on_error=False)
     async def _shut_down(self) -> None:
         try:
-            await self.runtime.stop()
+            await self.link.stop()
         finally:
             self.drain_logs()
-            self.exit(self.runtime.exit_code)
+            self.exit(self.link.exit_code)
 
     # -- the command palette ---------------------------------------------------------------------
 
     def palette_commands(self) -> list[PaletteCommand]:
         """The console's commands that can run now, for :class:`ConsoleCommands`."""
-        return [c for c in console_commands(self.reader, TABS) if self.check_action(c.action, c.parameters)]
+        rows = self.link if self.link.ready else None
+        commands = console_commands(rows, TABS, attached=self.link.attached_to is not None)
+        return [c for c in commands if self.check_action(c.action, c.parameters)]

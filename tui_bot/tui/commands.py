@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from tui_bot.tui.reader import BotReader
+from tui_bot.tui.reader import ExtensionRow, GuildRow
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,19 @@ class PaletteCommand:
         return f"{self.action}({', '.join(map(repr, self.parameters))})"
 
 
-def console_commands(reader: BotReader | None, tabs: Sequence[str]) -> list[PaletteCommand]:
-    """Every console command, available now or not (the app filters them with ``check_action``)."""
+class Rows(Protocol):
+    """Where the extension and guild rows come from (the console's link to its bot)."""
+
+    def extensions(self) -> list[ExtensionRow]: ...
+
+    def guilds(self) -> list[GuildRow]: ...
+
+
+def console_commands(
+    reader: Rows | None, tabs: Sequence[str], *, attached: bool = False
+) -> list[PaletteCommand]:
+    """Every console command, available now or not (the app filters them with ``check_action``).
+    ``attached``: the console is attached to a bot elsewhere, which its Quit leaves running."""
     commands = [
         PaletteCommand("Reload all extensions", "R: reload every loaded extension", "reload_all"),
         PaletteCommand("Sync slash commands (global)", "s: shows the diff, then asks", "sync_commands"),
@@ -48,7 +59,11 @@ def console_commands(reader: BotReader | None, tabs: Sequence[str]) -> list[Pale
         PaletteCommand(
             "Invite link", "the link that adds the bot to a server: shown and copied", "invite_link"
         ),
-        PaletteCommand("Quit", "q: close the bot cleanly, then leave", "quit"),
+        PaletteCommand(
+            "Quit",
+            "q: leave; the bot keeps running" if attached else "q: close the bot cleanly, then leave",
+            "quit",
+        ),
     ]
     for number, tab in enumerate(tabs, 1):
         commands.append(

@@ -15,6 +15,7 @@ from discord.ext import commands
 from tui_bot import __version__
 from tui_bot.cluster.status import ClusterStatus, ids_text
 from tui_bot.core.extensions import ExtensionManager, ExtensionNameError, ExtensionStatus
+from tui_bot.core.health import states_text
 from tui_bot.core.hybrid import hybrid_command
 from tui_bot.core.metrics import format_duration
 from tui_bot.core.replies import send_reply
@@ -29,6 +30,7 @@ log = logging.getLogger("tui_bot.cluster")
 
 INFO_COOLDOWN = (1, 10.0)  # per user: these replies are large embeds
 TOP_SHOWN = 5
+SHARDS_SHOWN = 15  # lines of the owner's gateway field; the rest are counted by state
 EMBED_TEXT_LIMIT = 4000  # Discord allows 4096 characters in a description; keep a margin
 ERROR_SUMMARY_LENGTH = 150  # what everyone sees of a failed extension's error in `extensions`
 DETAIL_TRACEBACK_SHOWN = 3000  # the end of the traceback in the owner's `extensions <name>`
@@ -61,8 +63,57 @@ def _ranking(counts: dict[str, int] | list[tuple[str, int]]) -> str:
     return "\n".join(f"`{name}` × {uses}" for name, uses in items) or "none yet"
 
 
-async def stats_embed(bot: TuiBot) -> discord.Embed:
-    """This run's numbers from ``bot.metrics`` and the all-time usage from the database."""
+def _plural(count: int, one: str, many: str, more: bool = False) -> str:
+    return f"{count:,}{'+' if more else ''} {one if count == 1 and not more else many}"
+
+
+def gateway_text(gateway: dict[str, dict[str, Any]]) -> str:
+    """A line per shard: state, latency, identifies and resumes in the last 24 h (the first ones, then
+    a count of the rest by state, so the field stays within Discord's 1024 characters)."""
+    lines = []
+    shards = sorted(gateway.items(), key=lambda item: int(item[0]))
+    for shard, entry in shards[:SHARDS_SHOWN]:
+        latency = entry.get("latency_ms")
+        identifies = _plural(
+            entry.get("identifies_24h", 0), "identify", "identifies", bool(entry.get("identifies_24h_more"))
+        )
+        resumes = _plural(
+            entry.get("resumes_24h", 0), "resume", "resumes", bool(entry.get("resumes_24h_more"))
+        )
+        lines.append(
+            f"`{shard}` {entry.get('state', '?')}"
+            + (f" · {latency:,.0f} ms" if latency is not None else "")
+            + f" · {identifies}, {resumes}"
+        )
+    rest = shards[SHARDS_SHOWN:]
+    if rest:
+        lines.append(f"… and {len(rest)} more: " + states_text(entry.get("state", "?") for _s, entry in rest))
+    return "\n".join(lines) or "no shard yet"
+
+
+def rate_limit_text(limits: dict[str, Any]) -> str:
+    """429s in the last hour (global ones among them), whether a global limit is in force, the waits."""
+    recent = limits.get("429_last_hour", 0)
+    more = "+" if limits.get("429_last_hour_more") else ""
+    global_recent = limits.get("global_429_last_hour", 0)
+    in_force = limits.get("global_limit_in_force")
+    waited = sum((limits.get("wait_seconds") or {}).values())
+    lines = [
+        f"429s in the last hour: {recent:,}{more}"
+        + (f" ({global_recent:,} global)" if global_recent else ""),
+        "Global limit: **in force**" if in_force else "Global limit: none in force",
+        f"Waited for rate limits: {waited:,.1f} s in all",
+    ]
+    worst = limits.get("429_by_route_last_hour") or {}
+    if worst:
+        route, count = next(iter(worst.items()))
+        lines.append(f"Most limited: `{route}` × {count:,}")
+    return "\n".join(lines)
+
+
+async def stats_embed(bot: TuiBot, *, owner: bool = False) -> discord.Embed:
+    """This run's numbers from ``bot.metrics`` and the all-time usage from the database; for a bot
+    owner (``owner``) also the gateway's health per shard and the REST rate limits."""
     stats = bot.metrics.get_stats()
     latency = stats["gateway_latency_ms"]
     embed = make_embed("📊 Bot statistics", colour=Colour.MAIN_MENU)
@@ -78,6 +129,9 @@ async def stats_embed(bot: TuiBot) -> discord.Embed:
     states = bot.extension_manager.states.values()
     loaded = sum(state.status is ExtensionStatus.LOADED for state in states)
     embed.add_field(name="Extensions loaded", value=str(loaded))
+    if owner:
+        embed.add_field(name="Gateway (last 24 h)", value=gateway_text(stats["gateway"]), inline=False)
+        embed.add_field(name="Rate limits", value=rate_limit_text(stats["rate_limits"]), inline=False)
     if bot.cluster is not None:
         await _add_cluster_fields(bot.cluster, embed)
     embed.add_field(name="Top commands (this run)", value=_ranking(stats["top_commands"]), inline=False)
@@ -200,8 +254,10 @@ class Information(commands.Cog):
     @hybrid_command(name="stats", description="Show the bot's statistics and metrics")
     @commands.cooldown(*INFO_COOLDOWN, commands.BucketType.user)
     async def stats(self, ctx: commands.Context[Any]) -> None:
-        """Uptime, latency, servers, commands run and the most used commands."""
-        await send_reply(ctx, embed=await stats_embed(self.bot))
+        """Uptime, latency, servers, commands run and the most used commands (and, for the bot owner,
+        the gateway's health per shard and the rate limits)."""
+        owner = await self.bot.is_owner(ctx.author)
+        await send_reply(ctx, embed=await stats_embed(self.bot, owner=owner))
 
     @hybrid_command(name="extensions", description="List the extensions and their state")
     @app_commands.describe(name="An extension: its details and traceback (bot owner only)")

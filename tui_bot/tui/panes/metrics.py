@@ -1,4 +1,5 @@
-"""The Metrics pane: counters, commands per minute over the last hour, top commands and latencies.
+"""The Metrics pane: counters, gateway and rate-limit health, commands per minute over the last hour,
+top commands and latencies.
 
 It renders one ``bot.metrics.get_stats()`` snapshot at a time (the app reads it every second while
 the pane is shown) and only touches the widgets whose data changed. Its layout (console.tcss) fits
@@ -13,6 +14,8 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal, Vertical
 from textual.widgets import DataTable, Label, Sparkline, Static
+
+from tui_bot.tui.panes.metrics_health import HealthRow
 
 
 def format_duration(seconds: float) -> str:
@@ -74,7 +77,7 @@ CARDS = [
 
 
 class MetricsPane(Vertical):
-    """Seven cards, a sparkline, and two tables."""
+    """Seven cards, the gateway and rate-limit health, a sparkline, and two tables."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -84,6 +87,7 @@ class MetricsPane(Vertical):
         with Grid(id="metric-cards"):
             for key, label in CARDS:
                 yield StatCard(label, id=f"card-{key}")
+        yield HealthRow(id="health-row")
         yield Label("Commands per minute, last 60 minutes", id="cpm-label")
         yield Sparkline([0] * 60, id="cpm")
         with Horizontal(id="metric-tables"):
@@ -119,6 +123,8 @@ class MetricsPane(Vertical):
             if self._changed(f"card-{key}", value):
                 self.query_one(f"#card-{key}", StatCard).show(value)
                 self.query_one(f"#card-{key}").set_class(key == "errors" and value != "0", "-alert")
+
+        self.query_one(HealthRow).show(stats.get("gateway") or {}, stats.get("rate_limits") or {})
 
         per_minute = list(stats["commands_per_minute"])
         if self._changed("cpm", per_minute):
