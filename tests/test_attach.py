@@ -10,24 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
-import signal
 import socket
 import stat
 import subprocess
 import sys
-import tempfile
+import textwrap
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from console_harness import GREETER, RecordingConsoleApp, console  # noqa: F401 - console is a fixture
+from helpers.bot_process import BotProcess, child_environment, free_port, new_bot_folder
 from helpers.postgres import postgres_url  # noqa: F401 - a fixture
 from helpers.waiting import wait_until
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from tui_bot.config.validation import parse_config
 from tui_bot.runtime.admin import AdminClient, AdminRefused, Target, socket_path
@@ -35,6 +33,7 @@ from tui_bot.runtime.admin.log_stream import ClientLogQueue
 from tui_bot.runtime.admin.socket_file import AdminSocketError, bind_private_socket, length_problem
 from tui_bot.tui import make_attached_console
 from tui_bot.tui.connection import ConnectionState
+from tui_bot.tui.modals import SyncPlanScreen
 from tui_bot.tui.panes import ClusterPane, ExtensionsPane, GuildsPane, LogsPane, StatusBar
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Unix sockets, SO_PEERCRED")
@@ -54,99 +53,9 @@ async def setup(bot):
 """
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def child_environment(**extra: str) -> dict[str, str]:
-    """This environment without what would override the bot folder's .env, plus ``extra``."""
-    keep = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DISCORD_", "BOT_OWNER", "DATABASE_URL", "ADMIN_TOKEN"))
-    }
-    return {**keep, "PYTHONDONTWRITEBYTECODE": "1", **extra}
-
-
-@dataclass
-class BotProcess:
-    """``tui-bot --sandbox --headless`` in ``folder``, and everything it printed."""
-
-    folder: Path
-    port: int
-    process: asyncio.subprocess.Process | None = None
-    lines: list[str] = field(default_factory=list)
-    reader: asyncio.Task[None] | None = None
-
-    @property
-    def socket(self) -> Path:
-        return self.folder / "data" / "admin.sock"
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
-
-    async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "tui_bot",
-            "--sandbox",
-            "--headless",
-            cwd=self.folder,
-            env=child_environment(),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        self.reader = asyncio.create_task(self._read(self.process))
-        await self.wait_for_line("Connected as", seconds=60)
-
-    async def _read(self, process: asyncio.subprocess.Process) -> None:
-        assert process.stdout is not None
-        async for line in process.stdout:
-            self.lines.append(line.decode(errors="replace"))
-
-    async def wait_for_line(self, needle: str, *, seconds: float = 20, after: int = 0) -> None:
-        def seen() -> bool:
-            if needle in self.output[after:]:
-                return True
-            if self.reader is not None and self.reader.done():
-                raise AssertionError(f"the bot exited before {needle!r}:\n{self.output}")
-            return False
-
-        await wait_until(seen, seconds, what=repr(needle))
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.returncode is None
-
-    async def stop(self) -> int:
-        assert self.process is not None
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(30):
-            code = await self.process.wait()
-            if self.reader is not None:
-                await self.reader
-        return code
-
-
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def bot() -> AsyncIterator[BotProcess]:
-    # Not under pytest's tmp folder (mode 0700): a process of another user must be able to reach the
-    # socket's folder, so that what refuses it is the socket's own mode (and then the bot).
-    folder = Path(tempfile.mkdtemp(prefix="attach-", dir="/tmp"))
-    folder.chmod(0o755)
-    init = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "tui_bot", "init", str(folder)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert init.returncode == 0, init.stderr
+    folder = await new_bot_folder("attach-")
     port = free_port()
     config = {"auto_reload": False, "admin": {"tcp_port": port}}
     (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
@@ -297,6 +206,53 @@ async def test_two_consoles_attach_at_once_and_one_quitting_leaves_the_bot_and_t
     await asyncio.wait_for(asyncio.gather(run_first(), run_second()), 60)
     assert first.return_code == 0 and bot.running
     assert bot.output.count("Admin endpoint: console attached") >= 2
+
+
+@module_loop
+async def test_an_attached_console_syncs_through_the_diff_dialog_and_turns_auto_reload_on_in_the_bot(
+    bot: BotProcess,
+) -> None:
+    (bot.folder / "extensions" / "greeter.py").write_text(textwrap.dedent(GREETER), encoding="utf-8")
+    app = await attach(bot)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_until(lambda: app.connection is ConnectionState.READY, what="ready", pilot=pilot)
+        await pilot.press("4")
+        table = app.query_one(ExtensionsPane).query_one(DataTable)
+        await wait_until(lambda: "greeter" in extension_names(table), what="the new file", pilot=pilot)
+        table.move_cursor(row=table.get_row_index("greeter"))
+        await pilot.pause()
+        mark = len(bot.output)
+        await pilot.press("l")
+        await bot.wait_for_line("Extension greeter: load ok", after=mark)
+
+        # s: the bot plans the sync, the attached console shows its diff; y: the bot sends it.
+        await pilot.press("s")
+        await wait_until(lambda: isinstance(app.screen, SyncPlanScreen), what="the dialog", pilot=pilot)
+        plan = str(app.screen.query_one("#sync-plan", Static).render())
+        assert plan.startswith("1 added\n  + /greet\n0 changed\n0 removed"), plan
+        mark = len(bot.output)
+        await pilot.press("y")
+        await bot.wait_for_line("Slash commands synced: global: 1 added (/greet)", after=mark)
+        await wait_until(lambda: notified(app, "synced global: 1 added (/greet)"), pilot=pilot)
+
+        # a: auto-reload turned on in the bot (its config.json, its file watcher), then off again.
+        def auto_reload_saved() -> bool:
+            return bool(json.loads((bot.folder / "config.json").read_text(encoding="utf-8"))["auto_reload"])
+
+        mark = len(bot.output)
+        await pilot.press("a")
+        await bot.wait_for_line("for changes (auto_reload is on)", after=mark)
+        assert auto_reload_saved()
+        await wait_until(lambda: "auto-reload on" in str(app.query_one(StatusBar).render()), pilot=pilot)
+        await pilot.press("a")
+        await wait_until(lambda: not auto_reload_saved(), what="auto_reload off", pilot=pilot)
+        await pilot.press("q")
+        await wait_until(lambda: app.return_code is not None, pilot=pilot)
+    assert bot.running
+
+
+def extension_names(table: DataTable) -> list[str]:
+    return [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
 
 
 # --- who may connect --------------------------------------------------------------------------------

@@ -537,6 +537,50 @@ async def test_reload_all_from_one_guild_reloads_every_extension_on_all_three_wo
     assert greeting.content == "Hello, Alice!"
 
 
+async def test_a_console_attached_to_one_worker_shows_all_three_and_reloads_on_every_one(
+    cluster: Cluster,
+) -> None:
+    # What `tui-bot attach data/admin-shards-2-3.sock` opens, driven by Textual's pilot.
+    from console_harness import RecordingConsoleApp
+    from textual.widgets import DataTable
+
+    from tui_bot.runtime.admin import AdminClient, Target
+    from tui_bot.tui import make_attached_console
+    from tui_bot.tui.panes import ClusterPane, ExtensionsPane
+
+    client = AdminClient(Target(path=cluster.folder / "data" / "admin-shards-2-3.sock"))
+    await client.connect()
+    app = make_attached_console(client, app_class=RecordingConsoleApp)
+    assert isinstance(app, RecordingConsoleApp)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_until(lambda: bool(app.query("TabPane#cluster")), what="the Cluster tab", pilot=pilot)
+        await pilot.press("6")
+        table = app.query_one(ClusterPane).query_one(DataTable)
+        await wait_until(lambda: table.row_count == 3, what="a row per worker", pilot=pilot)
+        rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(3)]
+        assert sorted(row[2] for row in rows) == list(RANGES)
+        assert all(row[1] == "up" for row in rows)
+        assert [row[2] for row in rows if row[0].endswith("(this)")] == ["2-3"]
+
+        await pilot.press("4")
+        extensions = app.query_one(ExtensionsPane).query_one(DataTable)
+        await wait_until(lambda: extensions.row_count == 2, what="the extension rows", pilot=pilot)
+        extensions.move_cursor(row=extensions.get_row_index("probe"))
+        await pilot.pause()
+        marks = {ids: len(worker.output) for ids, worker in cluster.workers.items()}
+        await pilot.press("r")
+        await wait_until(
+            lambda: any(m.startswith("reload probe: 3/3 worker(s) ok") for m, _ in app.notified),
+            what="every worker's answer",
+            pilot=pilot,
+        )
+        for ids, worker in cluster.workers.items():
+            assert "Extension probe: reload ok" in worker.output[marks[ids] :], ids
+        await pilot.press("q")
+        await wait_until(lambda: app.return_code is not None, pilot=pilot)
+    assert all(worker.process.returncode is None for worker in cluster.workers.values())
+
+
 async def test_a_process_claiming_a_live_workers_shards_is_refused_with_exit_code_75(
     cluster: Cluster,
 ) -> None:

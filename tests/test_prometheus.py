@@ -73,9 +73,10 @@ class Scrape:
     """One parsed ``/metrics`` answer: ``value("tui_bot_commands_total", command="ping")``."""
 
     def __init__(self, text: str) -> None:
-        self.samples = [
-            sample for family in text_string_to_metric_families(text) for sample in family.samples
-        ]
+        families = list(text_string_to_metric_families(text))
+        self.samples = [sample for family in families for sample in family.samples]
+        # What a PromQL query can name: the family (a histogram, counters without _total) or a sample.
+        self.names = {family.name for family in families} | {sample.name for sample in self.samples}
 
     def value(self, name: str, **labels: str) -> float:
         found = [s.value for s in self.samples if s.name == name and labels.items() <= s.labels.items()]
@@ -234,6 +235,12 @@ async def test_scraped_counters_match_the_commands_429s_and_a_resume(
     # No id, token or emoji in any route label: each one is a template.
     routes = {sample.labels["route"] for sample in seen.ours() if "route" in sample.labels}
     assert MESSAGES_ROUTE in routes and not [route for route in routes if re.search(r"\d{3,}", route)]
+
+    # Every metric the README's table names is served (the worker's info only by a cluster worker).
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("### Metrics for Prometheus", 1)[1].split("### Health checks", 1)[0]
+    documented = set(re.findall(r"`(tui_bot_[a-z_]+)`", table)) - {"tui_bot_worker_info"}
+    assert len(documented) >= 18 and documented <= seen.names, documented - seen.names
 
 
 async def test_a_port_in_use_is_one_log_line_and_the_bot_runs_on(
