@@ -1,8 +1,8 @@
-"""The gateway connection's state as attached consoles see it, from discord.py's own events.
+"""The gateway connection's state, from discord.py's own events, for every console.
 
-The in-process console learns it the same way (``tui_bot.tui.connection``); this is that logic for the
-admin endpoint, without Textual: each change is kept, and told to ``on_change`` (the server pushes it to
-every client at once, so a status bar changes without waiting for the next poll).
+Each change is kept and told to ``on_change``: the admin endpoint pushes it to every attached console at
+once (so a status bar changes without waiting for the next poll), and the in-process console
+(``tui_bot.tui.connection``) posts it to the app as a message.
 """
 
 from __future__ import annotations
