@@ -287,6 +287,32 @@ async def test_errors_are_notifications_and_chat_lines(
         assert len(pane.query(ChatNotice)) == 3 and app.is_running
 
 
+async def test_a_message_over_discords_limit_is_kept_in_the_input_and_not_sent(harness: BotHarness) -> None:
+    await start_bot(harness)
+    app = ChatApp(harness.sandbox)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(ChatPane)
+        messages_before = len(harness.sandbox.events)
+        long_text = "x" * 2001
+        await type_line(pilot, long_text)
+        await wait_until(lambda: bool(app.notes), what="a notification", pilot=pilot)
+        text, severity = app.notes[0]
+        assert severity == "error"
+        assert text == (
+            "Not sent: a member's message is limited to 2000 characters on Discord (without Nitro); this "
+            "one has 2001. Shorten it and press Enter again"
+        )
+        # Nothing reached the sandbox, and what was typed is still there to shorten.
+        assert not [
+            e for e in harness.sandbox.events[messages_before:] if e.kind is EventKind.MESSAGE_CREATE
+        ]
+        assert app.query_one("#chat-input", Input).value == long_text
+        # At the limit it goes through.
+        await type_line(pilot, "y" * 2000)
+        said = await message_with(pilot, pane, "y" * 100)
+        assert said.message.content == "y" * 2000
+
+
 async def test_channels_and_members_follow_the_world(harness: BotHarness) -> None:
     await start_bot(harness)
     sb = harness.sandbox

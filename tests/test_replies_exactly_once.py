@@ -39,6 +39,10 @@ class Replies(commands.Cog):
         self.contexts.append(ctx)
         await ctx.send(text)  # plain extension code: nothing about nonces or retries
 
+    @commands.command()
+    async def twice(self, ctx, *, text):
+        await ctx.send(text * 2)  # a member's message holds 2,000 characters; the bot's answer may not
+
     @commands.hybrid_command(description="Replies to the invoker")
     async def answer(self, ctx, text: str):
         await ctx.reply(text)
@@ -198,8 +202,8 @@ async def test_shutdown_stops_the_retries_at_its_drain_deadline(
 
 async def test_refusals_are_not_retried(harness: BotHarness, caplog: pytest.LogCaptureFixture) -> None:
     bot = await start(harness)
-    too_long = "x" * 2001  # Discord refuses it: 400 Invalid Form Body (50035)
-    await harness.sandbox.send_message("alice", "general", f"!say {too_long}")
+    doubled = "x" * 1001  # sent twice: 2,002 characters, which Discord refuses (400 Invalid Form Body)
+    await harness.sandbox.send_message("alice", "general", f"!twice {doubled}")
     error = await harness.sandbox.wait_for_bot_message()  # the error handler's, once the send raised
     # One try for the reply (a retry would be another 400 before the error handler's reply).
     assert error.embeds and message_posts(harness) == [400, 200]

@@ -276,7 +276,16 @@ async def test_unknown_route_is_a_discord_404_and_recorded(
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="tui_bot.sandbox"):
         status, content_type, body = await rest(sb, "POST", "/stickers/123/nope", json={})
-    assert (status, content_type, body) == (404, "application/json", {"code": 0, "message": "404: Not Found"})
+    # Discord's 404 body, its message naming the route and the parity table (tests/test_sandbox_parity.py).
+    assert (status, content_type, body) == (
+        404,
+        "application/json",
+        {
+            "code": 0,
+            "message": "404: Not Found (the sandbox does not implement POST /stickers/{id}/nope; "
+            "see docs/sandbox-parity.md)",
+        },
+    )
     event = await sb.wait_for_event(EventKind.UNKNOWN_ROUTE, timeout=0)
     assert event.data["method"] == "POST" and event.data["path"] == "/api/v10/stickers/123/nope"
     assert any("unknown REST route" in r.getMessage() for r in caplog.records)

@@ -25,7 +25,10 @@ from tui_bot.sandbox.world import Member, Message, Role, User
 
 REPO = Path(__file__).resolve().parent.parent
 GENERAL = "general"
-HUGE = "9" * 4400  # more digits than Python reads as an integer by default
+HUGE = "9" * 4400  # more digits than Python reads as an integer by default (a slash option holds 6,000)
+# A member's message holds at most 2,000 characters (Discord, without Nitro; the sandbox refuses more),
+# so a prefix command gets the longest number that fits.
+MESSAGE_DIGITS = "9" * 1980
 BEYOND_64_BITS = "99999999999999999999"  # 20 digits: looks like an id, but no snowflake is this big
 LONG = "x" * 1900  # about as long as a member's message can be
 
@@ -63,7 +66,9 @@ def kick_and_ban_cases() -> list[Any]:
             "mention-beyond-64-bits": Case(
                 "alice", f"!{action} <@{BEYOND_64_BITS}>", "❌ Invalid argument", NOT_A_MEMBER
             ),
-            "4400-digits": Case("alice", f"!{action} {HUGE}", "❌ Invalid argument", NOT_A_MEMBER),
+            "longest-number": Case(
+                "alice", f"!{action} {MESSAGE_DIGITS}", "❌ Invalid argument", NOT_A_MEMBER
+            ),
             "empty-string": Case("alice", f'!{action} ""', "❌ Invalid argument", NOT_A_MEMBER),
             "role-mention": Case(
                 "alice", f"!{action} <@&{{moderator}}>", "❌ Invalid argument", NOT_A_MEMBER
@@ -119,7 +124,7 @@ OTHER_CASES = {
     "purge-negative": Case("alice", "!purge -5", "❌ Invalid argument", AMOUNT),
     "purge-fraction": Case("alice", "!purge 1.5", "❌ Invalid argument", AMOUNT),
     "purge-20-digits": Case("alice", f"!purge {BEYOND_64_BITS}", "❌ Invalid argument", AMOUNT),
-    "purge-4400-digits": Case("alice", f"!purge {HUGE}", "❌ Invalid argument", AMOUNT),
+    "purge-longest-number": Case("alice", f"!purge {MESSAGE_DIGITS}", "❌ Invalid argument", AMOUNT),
     "purge-empty-string": Case("alice", '!purge ""', "❌ Invalid argument", AMOUNT),
     "purge-role-mention": Case("alice", "!purge <@&{moderator}>", "❌ Invalid argument", AMOUNT),
     "purge-no-permission": Case("bob", "!purge 5", "❌ Missing permission", "Manage Messages"),
@@ -131,8 +136,12 @@ OTHER_CASES = {
     "roll-too-many-dice": Case("bob", "!roll 101d6", "❌ Can't roll `101d6`", DICE),
     "roll-too-many-sides": Case("bob", "!roll 1d1001", "❌ Can't roll `1d1001`", DICE),
     "roll-one-side": Case("bob", "!roll 2d1", "❌ Can't roll `2d1`", DICE),
-    "roll-4400-digits": Case("bob", f"!roll {HUGE}", f"❌ Can't roll `{HUGE[:40]}`", DICE),
-    "roll-4400-digit-sides": Case("bob", f"!roll 2d{HUGE}", f"❌ Can't roll `2d{HUGE[:38]}`", DICE),
+    "roll-longest-number": Case(
+        "bob", f"!roll {MESSAGE_DIGITS}", f"❌ Can't roll `{MESSAGE_DIGITS[:40]}`", DICE
+    ),
+    "roll-longest-sides": Case(
+        "bob", f"!roll 2d{MESSAGE_DIGITS}", f"❌ Can't roll `2d{MESSAGE_DIGITS[:38]}`", DICE
+    ),
     "roll-very-long": Case("bob", f"!roll {LONG}", f"❌ Can't roll `{LONG[:40]}`", DICE),
     "roll-role-mention": Case("bob", "!roll <@&{moderator}>", "❌ Can't roll `<@&{moderator}>`", DICE),
     "roll-slash-empty": Case("bob", "/roll", "❌ Nothing to roll", DICE, {"dice": ""}),
@@ -248,7 +257,7 @@ async def test_discord_itself_refuses_slash_options_the_command_declares_invalid
 @pytest.mark.parametrize(
     ("command", "expected"),
     [
-        ("!hello there " + HUGE, "Hello, Bob!"),
+        ("!hello there " + MESSAGE_DIGITS, "Hello, Bob!"),
         ("!coinflip " + LONG, "🪙 **"),
         ("!roll 1d1 extra words", None),
         ("!8ball " + LONG, "🎱 "),

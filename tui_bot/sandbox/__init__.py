@@ -21,6 +21,7 @@ from .interactions import (
     InteractionResponse,
     InteractionType,
 )
+from .limits import LIMITS, CommandLimits, Limit
 from .membership import Membership, create_guild
 from .ratelimits import RateLimiter, RoutePattern
 from .rest import ApiError, RestApi
@@ -49,12 +50,14 @@ from .world_file import (
 
 __all__ = [
     "DISCORD_EPOCH_MS",
+    "LIMITS",
     "SANDBOX_TOKEN",
     "ApiError",
     "Application",
     "CallbackType",
     "Channel",
     "CloseCode",
+    "CommandLimits",
     "EventKind",
     "EventLog",
     "Fault",
@@ -66,6 +69,7 @@ __all__ = [
     "InteractionHandle",
     "InteractionResponse",
     "InteractionType",
+    "Limit",
     "Member",
     "Membership",
     "Message",

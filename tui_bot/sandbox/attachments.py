@@ -25,17 +25,17 @@ def store_attachments(
         world.attachment_data[attachment_id] = data
         url = f"{request.scheme}://{request.host}/attachments/{channel.id}/{attachment_id}/{upload.filename}"
         meta = described.get(str(index), {})
-        attachments.append(
-            {
-                "id": str(attachment_id),
-                "filename": upload.filename,
-                "size": len(data),
-                "url": url,
-                "proxy_url": url,
-                "content_type": upload.content_type,
-                "description": meta.get("description"),
-                "spoiler": upload.filename.startswith("SPOILER_"),
-                "flags": 0,
-            }
-        )
+        attachment: Json = {
+            "id": str(attachment_id),
+            "filename": upload.filename,
+            "size": len(data),
+            "url": url,
+            "proxy_url": url,
+            "content_type": upload.content_type,
+            "spoiler": upload.filename.startswith("SPOILER_"),
+            "flags": 0,
+        }
+        if meta.get("description") is not None:  # optional: Discord omits it rather than sending null
+            attachment["description"] = meta["description"]
+        attachments.append(attachment)
     return attachments

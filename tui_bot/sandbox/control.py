@@ -51,7 +51,9 @@ Forwarded to the Sandbox's Python API:
     ``{"action": "drop" | "release" | "reconnect" | "invalidate", "code"?, "shard_id"?, "hold"?,
     "resumable"?}`` -> ``{"sessions": [...]}``: drop connections (``code`` null: no close frame; ``hold``
     true: new connections get no HELLO until ``"release"``, so the outage lasts), send RECONNECT, or
-    INVALID_SESSION(``resumable``).
+    INVALID_SESSION(``resumable``). ``"withhold_acks"`` (``"count"``: that many, null: all until
+    ``"release_acks"``) answers heartbeats with no ACK; ``"heartbeat"`` sends op 1, which the client
+    must answer at once (``control_gateway``).
 ``POST /_sandbox/faults/rest``
     ``{"kind": "429" | "status" | "delay" | "after_create", "route"?, "count"?, "status"?, "ms"?,
     "retry_after"?, "global"?, "every"?}``. ``"status"`` answers ``status`` (default 500; null drops
@@ -69,13 +71,21 @@ Forwarded to the Sandbox's Python API:
     bucket ``shard_id % max_concurrency``: answered INVALID_SESSION) or ``"session_start_limit"`` (none
     left: closed with 4004). Refusals are also ``identify_refused`` events.
 ``PATCH /_sandbox/gateway`` ``{"max_concurrency": 2, "identify_window": 0.5, ...}``
-    Changes any of the five settings (``identify_window`` 0 or null: not enforced); answers as GET.
+    Changes any of the five settings (``identify_window`` 0 or null: not enforced), or the send limit
+    and zombie detection (``send_limit``, ``send_window``, ``heartbeat_grace``); answers as GET.
 ``POST /_sandbox/direct-messages`` ``{"author": "alice", "content": "hi"}``
     ``author`` sends the bot a DM (its DM channel is opened the first time); MESSAGE_CREATE goes to the
     bot's shard 0 sessions only, as on Discord. Answers the message (no ``guild_id``).
 ``POST /_sandbox/members`` ``{"user", "guild"?, "roles"?, "nick"?}``;
 ``DELETE /_sandbox/members?member=bob[&guild=...]``
-    A user joins or leaves a guild (GUILD_MEMBER_ADD / _REMOVE).
+    A user joins or leaves a guild (GUILD_MEMBER_ADD / _REMOVE); a banned user is refused (400).
+``POST /_sandbox/bans`` ``{"user", "guild"?, "reason"?}``; ``DELETE /_sandbox/bans?user=bob[&guild=...]``;
+``GET /_sandbox/bans?guild=...``
+    Ban a user (GUILD_BAN_ADD, then GUILD_MEMBER_REMOVE if a member), lift the ban, list the bans
+    (``control_bans``); each answers ``{"guild_id", "bans": [{"user", "reason"}]}``.
+``GET /_sandbox/transcript?limit=50``
+    ``{"lines": [...]}``: the most recent gateway frames (both ways), gateway closes and REST calls,
+    oldest first (``transcript``).
 """
 
 from __future__ import annotations
@@ -87,6 +97,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from .control_bans import BanControls
 from .control_faults import FaultControls
 from .control_gateway import GatewayControls
 from .control_http import (
@@ -128,6 +139,7 @@ class ControlApi:
         self.interactions = InteractionControls(sandbox)
         self.faults = FaultControls(sandbox)
         self.gateway = GatewayControls(sandbox)
+        self.bans = BanControls(sandbox)
 
     def _routes(self) -> list[ControlRoute]:
         return [
@@ -143,6 +155,7 @@ class ControlApi:
             *self.gateway.routes(),
             ControlRoute("POST", "/members", self.add_member),
             ControlRoute("DELETE", "/members", self.remove_member),
+            *self.bans.routes(),
         ]
 
     def install(self, app: web.Application) -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from .control_gateway import HEARTBEAT_ACTIONS, heartbeat_fault
 from .control_http import ControlError, ControlRoute, jsonable, read_object, required, respond
 from .faults import Fault
 from .world import Json
@@ -54,9 +55,13 @@ class FaultControls:
             if not isinstance(resumable, bool):
                 raise ControlError(400, '"invalidate" needs "resumable": true (RESUME) or false (IDENTIFY)')
             sessions = await self.sandbox.invalidate_session(resumable, shard_id=shard_id)
+        elif action in HEARTBEAT_ACTIONS:
+            sessions = await heartbeat_fault(self.sandbox, action, body)
         else:
             raise ControlError(
-                400, f'unknown "action" {action!r}: use "drop", "release", "reconnect" or "invalidate"'
+                400,
+                f'unknown "action" {action!r}: use "drop", "release", "reconnect", "invalidate", '
+                '"withhold_acks", "release_acks" or "heartbeat"',
             )
         return respond({"sessions": sessions})
 

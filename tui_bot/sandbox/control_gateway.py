@@ -1,8 +1,10 @@
 """The control API's gateway endpoints: the sessions, Discord's session limits and refused IDENTIFYs,
-and direct messages to the bot (which reach shard 0 only).
+the send limit and zombie detection, the heartbeat faults, the transcript of recent traffic, and direct
+messages to the bot (which reach shard 0 only).
 
-``GET``/``PATCH /_sandbox/gateway`` and ``POST /_sandbox/direct-messages`` forward to the ``Sandbox``;
-see ``control`` for the request and answer shapes.
+``GET``/``PATCH /_sandbox/gateway``, ``GET /_sandbox/transcript`` and ``POST /_sandbox/direct-messages``
+forward to the ``Sandbox``, as do the heartbeat actions of ``POST /_sandbox/faults/gateway``
+(:func:`heartbeat_fault`); see ``control`` for the request and answer shapes.
 """
 
 from __future__ import annotations
@@ -11,7 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from .control_http import ControlError, ControlRoute, jsonable, message_json, read_object, required, respond
+from .control_http import (
+    ControlError,
+    ControlRoute,
+    jsonable,
+    message_json,
+    number,
+    read_object,
+    required,
+    respond,
+)
 from .world import Json
 
 if TYPE_CHECKING:
@@ -24,7 +35,35 @@ SETTINGS = {
     "session_start_limit": "a whole number of at least 0",
     "session_reset_after": "seconds (a number above 0)",
     "recommended_shards": "a whole number of at least 1",
+    "send_limit": "a whole number of at least 1 (null: not enforced)",
+    "send_window": "seconds (a number above 0)",
+    "heartbeat_grace": "seconds (a number, 0 or more; null: zombies are never closed)",
 }
+RULES = ("send_limit", "send_window", "heartbeat_grace")  # settings kept in Sandbox.gateway_rules
+
+# The heartbeat actions of POST /_sandbox/faults/gateway (the others are in control_faults).
+HEARTBEAT_ACTIONS = ("withhold_acks", "release_acks", "heartbeat")
+
+
+async def heartbeat_fault(sandbox: Sandbox, action: str, body: Json) -> list[str]:
+    """``withhold_acks`` (``count``: that many ACKs, absent or null: until ``release_acks``),
+    ``release_acks``, or ``heartbeat`` (send op 1); ``shard_id`` narrows any of them to one shard.
+    Returns the session ids asked for a heartbeat (none for the other two)."""
+    shard_id = body.get("shard_id")
+    if shard_id is not None and (not isinstance(shard_id, int) or isinstance(shard_id, bool)):
+        raise ControlError(400, f'"shard_id" must be a shard number or null, got {shard_id!r}')
+    if action == "withhold_acks":
+        count = body.get("count")
+        if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
+            raise ControlError(
+                400, f'"count" must be a whole number of at least 1, or null (until released), got {count!r}'
+            )
+        sandbox.withhold_heartbeat_acks(count, shard_id=shard_id)
+        return []
+    if action == "release_acks":
+        sandbox.release_heartbeat_acks()
+        return []
+    return await sandbox.request_heartbeat(shard_id=shard_id)
 
 
 class GatewayControls:
@@ -38,6 +77,7 @@ class GatewayControls:
         return [
             ControlRoute("GET", "/gateway", self.get_gateway),
             ControlRoute("PATCH", "/gateway", self.patch_gateway),
+            ControlRoute("GET", "/transcript", self.get_transcript),
             ControlRoute("POST", "/direct-messages", self.post_direct_message),
         ]
 
@@ -59,6 +99,7 @@ class GatewayControls:
             {
                 **limits.settings(),
                 "recommended_shards": sb.recommended_shards,
+                **sb.gateway_rules.settings(),
                 "session_start_limits": {str(bot): limits.session_start_limit(bot) for bot in sorted(bots)},
                 "sessions": sessions,
                 "identify_refusals": [r.as_json() for r in sb.identify_refusals],
@@ -79,6 +120,8 @@ class GatewayControls:
         for name, value in changes.items():
             if name == "recommended_shards":
                 self.sandbox.recommended_shards = value
+            elif name in RULES:
+                setattr(self.sandbox.gateway_rules, name, value)
             elif name == "session_start_limit":
                 limits.session_start_total = value
             else:
@@ -95,10 +138,17 @@ class GatewayControls:
             "session_start_limit": whole and value >= 0,
             "session_reset_after": number and value > 0,
             "recommended_shards": whole and value >= 1,
+            "send_limit": value is None or (whole and value >= 1),
+            "send_window": number and value > 0,
+            "heartbeat_grace": value is None or (number and value >= 0),
         }[name]
         if not valid:
             raise ControlError(400, f'"{name}" must be {SETTINGS[name]}, got {value!r}')
         return value
+
+    async def get_transcript(self, request: web.Request) -> web.Response:
+        limit = number(request.query, "limit", 50, 1, 10_000, integer=True)
+        return respond({"lines": self.sandbox.transcript.lines(limit)})
 
     async def post_direct_message(self, request: web.Request) -> web.Response:
         body = await read_object(request)

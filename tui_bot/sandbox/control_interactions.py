@@ -126,7 +126,11 @@ class InteractionControls:
         raw_id = required(body, "interaction_id", '"1191..."')
         values = required(body, "values", '{"name": "Alice"}')
         if not isinstance(values, dict):
-            raise ControlError(400, '"values" must be an object of text input custom_id (or label) to text')
+            raise ControlError(
+                400,
+                '"values" must be an object of field custom_id (or label) to value: text, a list of '
+                'option values or names, true/false, or files as {"filename", "text" or "base64"}',
+            )
         try:
             interaction_id = int(raw_id)
         except (TypeError, ValueError):

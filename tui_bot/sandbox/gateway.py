@@ -17,10 +17,15 @@ Discord's limits on starting sessions (``identify_limits``): an IDENTIFY that br
 limit a close 4004; both are recorded (``identify_refused`` events). Guild events go to the sessions
 whose shard is ``(guild_id >> 22) % shard_count``; DM events, which have no guild, to shard 0 only.
 
+What clients send is held to Discord's rules (``gateway_guard``): more than 120 payloads in 60 s on a
+connection closes it with 4008, no heartbeat for an interval and a grace closes it with 4009 (both
+resumable). Heartbeat faults withhold ACKs or ask for a heartbeat (op 1). Every frame both ways is
+recorded in :attr:`GatewayHub.transcript` (``transcript``), a bounded ring.
+
 Over 400 lines because the hub is one job, a state machine over one list of sessions: accepting
 connections, the protocol's handlers, expiry, faults, the session limits and dispatch (by shard) all read
 and change it. The parts that need no session list are elsewhere (``gateway_protocol``,
-``gateway_session``, ``identify_limits``, ``compression``).
+``gateway_session``, ``gateway_guard``, ``identify_limits``, ``compression``, ``transcript``).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from .events import (
     EventKind,
     EventLog,
 )
+from .gateway_guard import AckWithholding, ConnectionGuard, GatewayRules
 from .gateway_protocol import (
     CLOSE_REASONS,
     DIRECT_MESSAGES,
@@ -56,6 +62,7 @@ from .gateway_protocol import (
 from .gateway_session import GatewaySession
 from .identify_limits import IdentifyLimits, IdentifyRefusal, RefusalReason
 from .payloads import guild_create_payload, message_payload
+from .transcript import Transcript
 from .world import (
     PRIVILEGED_INTENTS,
     Json,
@@ -81,7 +88,8 @@ class GatewayHub:
     RESUME). :attr:`recommended_shards` is what ``GET gateway/bot`` reports. :attr:`compressions` is the
     set of ``compress=`` values honoured for new connections (remove ``"zstd-stream"`` to have zstd
     clients served plain text frames). :attr:`heartbeat_ack_delay` is how long (s) a HEARTBEAT_ACK waits.
-    :attr:`limits` holds the IDENTIFY rate limit and the session start limit.
+    :attr:`limits` holds the IDENTIFY rate limit and the session start limit; :attr:`rules` the send
+    limit and zombie detection (``gateway_guard``). :attr:`transcript` records recent frames.
     """
 
     def __init__(
@@ -91,10 +99,15 @@ class GatewayHub:
         *,
         heartbeat_interval_ms: int = 41250,
         limits: IdentifyLimits | None = None,
+        rules: GatewayRules | None = None,
     ) -> None:
         self.world = world
         self.events = events
         self.limits = limits if limits is not None else IdentifyLimits()
+        self.rules = rules if rules is not None else GatewayRules()
+        self.rules.check()
+        self.transcript = Transcript()
+        self.ack_withholding = AckWithholding()
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.heartbeat_ack_delay = HEARTBEAT_ACK_DELAY
         self.sessions: list[GatewaySession] = []
@@ -133,8 +146,11 @@ class GatewayHub:
             await self._open.wait()
             if ws.closed:
                 return ws
-        session = GatewaySession(ws, compressor=compressor, transport=request.transport)
+        session = GatewaySession(
+            ws, compressor=compressor, transport=request.transport, transcript=self.transcript
+        )
         self.sessions.append(session)
+        guard = ConnectionGuard(self.rules, ws, session, heartbeat_interval=self.heartbeat_interval_ms / 1000)
         log.debug(
             "gateway connection %s (%s; frames: %s)",
             session.session_id,
@@ -145,7 +161,13 @@ class GatewayHub:
             await session.send(
                 Op.HELLO, {"heartbeat_interval": self.heartbeat_interval_ms, "_trace": [TRACE]}
             )
+            guard.start(self._zombie)
             async for msg in ws:
+                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    self.transcript.received(session.session_id, msg.data)
+                    if not guard.admit():
+                        await self._close_by_rule(guard, CloseCode.RATE_LIMITED)
+                        break
                 if msg.type is WSMsgType.TEXT:
                     parsed = parse_payload(msg.data)
                     if parsed is None:
@@ -153,19 +175,28 @@ class GatewayHub:
                         break
                     if parsed[0] is Op.RESUME:
                         # A successful RESUME moves this connection onto the resumed session.
-                        session = await self._resume(session, parsed[1] or {})
+                        session = guard.session = await self._resume(session, parsed[1] or {})
                         continue
+                    if parsed[0] is Op.HEARTBEAT:
+                        guard.beat()
                     await self._on_payload(session, *parsed, request)
                 elif msg.type is WSMsgType.BINARY:
                     # Discord would expect ETF here; the sandbox only speaks JSON.
                     await self._close(session, CloseCode.DECODE_ERROR)
                     break
         finally:
-            self._connection_closed(session, ws)
+            guard.stop()
+            self._connection_closed(session, ws, guard.closed_with)
         return ws
 
-    def _connection_closed(self, session: GatewaySession, ws: web.WebSocketResponse) -> None:
-        log.debug("gateway connection %s closed (code %s)", session.session_id, ws.close_code)
+    def _connection_closed(
+        self, session: GatewaySession, ws: web.WebSocketResponse, closed_with: int | None = None
+    ) -> None:
+        # closed_with: the code the sandbox closed with under its rules (the client's answer may differ).
+        code = ws.close_code if closed_with is None else int(closed_with)
+        reason = None if closed_with is None else CLOSE_REASONS.get(CloseCode(closed_with), "")
+        self.transcript.closed(session.session_id, code, reason)
+        log.debug("gateway connection %s closed (code %s)", session.session_id, code)
         if session.ws is ws:  # not already detached by a fault, nor moved to a newer connection
             session.detach()
             # As on Discord, a client closing with 1000 or 1001 ends its session; other closes are
@@ -177,10 +208,10 @@ class GatewayHub:
         if not session.identified or not session.resumable:
             self._forget(session)
         if session.identified:
-            self.events.record(
-                EventKind.GATEWAY_CLOSED,
-                {"session_id": session.session_id, "code": ws.close_code, "resumable": session.resumable},
-            )
+            data: Json = {"session_id": session.session_id, "code": code, "resumable": session.resumable}
+            if reason is not None:
+                data["reason"] = reason
+            self.events.record(EventKind.GATEWAY_CLOSED, data)
 
     def _forget(self, session: GatewaySession) -> None:
         if session in self.sessions:
@@ -273,6 +304,59 @@ class GatewayHub:
         )
         return ids
 
+    # -- heartbeats: faults, requests and zombies (see gateway_guard) --
+
+    def withhold_acks(self, count: int | None = None, *, shard_id: int | None = None) -> None:
+        """Answer the next ``count`` heartbeats (None: all until :meth:`release_acks`) with no ACK, on
+        every connection or one shard's sessions: the client's zombie detection should reconnect."""
+        self.ack_withholding.set(count, shard_id)
+        self.events.record(
+            EventKind.FAULT, {"fault": "withhold_acks", "action": "set", "count": count, "shard_id": shard_id}
+        )
+
+    def release_acks(self) -> None:
+        """End :meth:`withhold_acks`: heartbeats are ACKed again."""
+        if self.ack_withholding.release():
+            self.events.record(EventKind.FAULT, {"fault": "withhold_acks", "action": "released"})
+
+    async def request_heartbeat(self, *, shard_id: int | None = None) -> list[str]:
+        """Send op 1 HEARTBEAT, which the client must answer at once with a heartbeat (recorded as a
+        ``fault`` event, ``"request_heartbeat"``, ``"answered"``). Returns the session ids asked."""
+        targets = self._fault_targets(shard_id)
+        now = time.monotonic()
+        for session in targets:
+            session.heartbeat_requested_at = now
+        await asyncio.gather(*(s.send(Op.HEARTBEAT) for s in targets))
+        ids = [s.session_id for s in targets]
+        self.events.record(
+            EventKind.FAULT, {"fault": "request_heartbeat", "action": "hit", "session_ids": ids}
+        )
+        return ids
+
+    async def _zombie(self, guard: ConnectionGuard) -> None:
+        log.warning(
+            "gateway session %s sent no heartbeat for %.1fs: closing it as a zombie (4009, resumable)",
+            guard.session.session_id,
+            time.monotonic() - guard.last_beat,
+        )
+        await self._close_by_rule(guard, CloseCode.SESSION_TIMED_OUT)
+
+    async def _close_by_rule(self, guard: ConnectionGuard, code: CloseCode) -> None:
+        """Close ``guard``'s connection with ``code``; its session (if identified) stays resumable."""
+        guard.closed_with = code
+        session = guard.session
+        if code is CloseCode.RATE_LIMITED:
+            log.warning(
+                "gateway session %s sent more than %s payloads in %ss: closed with 4008 (resumable)",
+                session.session_id,
+                self.rules.send_limit,
+                self.rules.send_window,
+            )
+        if session.identified and session.ws is guard.ws:
+            await session.disconnect(code, CLOSE_REASONS[code])  # detached first: it stays resumable
+        else:  # not identified, or its session has moved to a newer connection already
+            await guard.ws.close(code=code, message=CLOSE_REASONS[code].encode())
+
     # -- protocol --
 
     async def _close(self, session: GatewaySession, code: CloseCode) -> None:
@@ -324,6 +408,24 @@ class GatewayHub:
     async def _on_payload(self, session: GatewaySession, op: Op | int, d: Any, request: web.Request) -> None:
         if op is Op.HEARTBEAT:
             session.heartbeats += 1
+            if session.heartbeat_requested_at is not None:
+                after = time.monotonic() - session.heartbeat_requested_at
+                session.heartbeat_requested_at = None
+                self.events.record(
+                    EventKind.FAULT,
+                    {
+                        "fault": "request_heartbeat",
+                        "action": "answered",
+                        "session_id": session.session_id,
+                        "after": round(after, 4),
+                    },
+                )
+            if self.ack_withholding.take(session):
+                self.events.record(
+                    EventKind.FAULT,
+                    {"fault": "withhold_acks", "action": "hit", "session_id": session.session_id},
+                )
+                return
             # discord.py records when it sent a heartbeat (KeepAliveHandler._last_send) in its keep-alive
             # thread, only after the loop has finished the send and the thread has got the GIL back. An ACK
             # answered at once over loopback can be handled on the loop first: latency is then measured

@@ -48,6 +48,8 @@ class CloseCode(IntEnum):
     NOT_AUTHENTICATED = 4003
     AUTHENTICATION_FAILED = 4004
     ALREADY_AUTHENTICATED = 4005
+    RATE_LIMITED = 4008  # over the send limit (gateway_guard); resumable, as on Discord
+    SESSION_TIMED_OUT = 4009  # missed heartbeats (gateway_guard); the sandbox keeps it resumable
     INVALID_SHARD = 4010
     INVALID_INTENTS = 4013
     DISALLOWED_INTENTS = 4014
@@ -58,6 +60,8 @@ CLOSE_REASONS = {
     CloseCode.NOT_AUTHENTICATED: "Not authenticated.",
     CloseCode.AUTHENTICATION_FAILED: "Authentication failed.",
     CloseCode.ALREADY_AUTHENTICATED: "Already authenticated.",
+    CloseCode.RATE_LIMITED: "Rate limited.",
+    CloseCode.SESSION_TIMED_OUT: "Session timed out.",
     CloseCode.INVALID_SHARD: "Invalid shard.",
     CloseCode.INVALID_INTENTS: "Invalid intent(s).",
     CloseCode.DISALLOWED_INTENTS: "Disallowed intent(s).",

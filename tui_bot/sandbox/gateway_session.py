@@ -19,6 +19,7 @@ from aiohttp import web
 from .compression import StreamCompressor
 from .gateway_protocol import TRACE, CloseCode, Op
 from .json_text import compact_json
+from .transcript import Transcript
 from .world import Json, User
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,12 @@ class GatewaySession:
     """
 
     def __init__(
-        self, ws: web.WebSocketResponse, *, compressor: StreamCompressor | None = None, transport: Any = None
+        self,
+        ws: web.WebSocketResponse,
+        *,
+        compressor: StreamCompressor | None = None,
+        transport: Any = None,
+        transcript: Transcript | None = None,
     ) -> None:
         self.ws: web.WebSocketResponse | None = ws
         self.transport = transport  # the connection's transport, for abrupt drops (see disconnect)
@@ -50,6 +56,9 @@ class GatewaySession:
         self.resumable = True  # False once invalidated: a later RESUME gets INVALID_SESSION(false)
         self.disconnected_at: float | None = None  # time.monotonic() when its connection went away
         self.resumes = 0
+        # When the sandbox last sent op 1 HEARTBEAT asking for a heartbeat at once (None: not waiting).
+        self.heartbeat_requested_at: float | None = None
+        self.transcript = transcript  # every frame written is recorded there (see transcript.py)
         # Frames must leave in the order their sequence numbers (and the compression stream) were produced.
         self._lock = asyncio.Lock()
         self._compressor = compressor  # this connection's zlib/zstd stream; None: plain text frames
@@ -96,6 +105,8 @@ class GatewaySession:
     async def _write(self, payload: Json) -> None:
         assert self.ws is not None
         text = compact_json(payload)
+        if self.transcript is not None:
+            self.transcript.sent(self.session_id, text)
         try:
             if self._compressor is None:
                 await self.ws.send_str(text)
@@ -137,8 +148,9 @@ class GatewaySession:
         self.ws = self.transport = None
         self.disconnected_at = time.monotonic()
 
-    async def disconnect(self, code: int | None) -> None:
-        """Drop the connection: a close frame with ``code``, or (None) an abrupt transport abort."""
+    async def disconnect(self, code: int | None, reason: str = "Sandbox fault: connection dropped.") -> None:
+        """Drop the connection, the session staying resumable: a close frame with ``code`` and
+        ``reason``, or (``code`` None) an abrupt transport abort."""
         async with self._lock:  # no frame may be half-written when the socket goes
             ws, transport = self.ws, self.transport
             self.detach()
@@ -147,9 +159,7 @@ class GatewaySession:
         if code is None and transport is not None:
             transport.abort()
         else:
-            await ws.close(
-                code=code or CloseCode.UNKNOWN_ERROR, message=b"Sandbox fault: connection dropped."
-            )
+            await ws.close(code=code or CloseCode.UNKNOWN_ERROR, message=reason.encode())
 
     async def close(self, code: int, reason: str = "") -> None:
         """Close the connection with ``code`` and ``reason`` (the session's fate is the hub's business)."""

@@ -1,5 +1,6 @@
-"""Guild routes: reading a guild (itself, channels, roles, members), and member moderation over REST
-(kick, ban, unban, list bans, add and remove roles, leave a guild).
+"""Guild routes: reading a guild (itself, channels, roles, one role, members), the bot's guilds
+(``users/@me/guilds``), and member moderation over REST (kick, ban, unban, list bans, add and remove
+roles, leave a guild).
 
 Discord's checks, in Discord's words: the bot needs the permission (KICK_MEMBERS, BAN_MEMBERS,
 MANAGE_ROLES) and must outrank its target (the guild owner is untouchable; a member whose highest role
@@ -34,6 +35,16 @@ KICK_MEMBERS = 1 << 1
 BAN_MEMBERS = 1 << 2
 MANAGE_ROLES = 1 << 28
 MAX_DELETE_MESSAGE_SECONDS = 604_800  # 7 days
+MAX_MY_GUILDS = 200  # GET users/@me/guilds: limit 1-200, default 200 (Discord's user resource docs)
+
+
+def with_counts(request: web.Request) -> bool:
+    return request.query.get("with_counts", "").lower() in ("1", "true")
+
+
+def approximate_counts(guild: Guild) -> dict[str, int]:
+    """``approximate_*`` counts, sent only with ``with_counts`` (the sandbox has no presences: 0 online)."""
+    return {"approximate_member_count": len(guild.members), "approximate_presence_count": 0}
 
 
 class GuildRoutes:
@@ -51,6 +62,7 @@ class GuildRoutes:
             ("GET", "/guilds/{guild_id:\\d+}", self.get_guild),
             ("GET", "/guilds/{guild_id:\\d+}/channels", self.get_guild_channels),
             ("GET", "/guilds/{guild_id:\\d+}/roles", self.get_guild_roles),
+            ("GET", "/guilds/{guild_id:\\d+}/roles/{role_id:\\d+}", self.get_guild_role),
             ("GET", "/guilds/{guild_id:\\d+}/members", self.get_guild_members),
             ("GET", member, self.get_guild_member),
             ("PUT", member + "/roles/{role_id:\\d+}", self.add_role),
@@ -60,6 +72,7 @@ class GuildRoutes:
             ("GET", ban, self.get_ban),
             ("PUT", ban, self.ban),
             ("DELETE", ban, self.unban),
+            ("GET", "/users/@me/guilds", self.get_my_guilds),
             ("DELETE", "/users/@me/guilds/{guild_id:\\d+}", self.leave_guild),
         ]
         for method, path, handler in routes:
@@ -70,8 +83,8 @@ class GuildRoutes:
     async def get_guild(self, request: web.Request) -> web.Response:
         guild = self.rest.requested_guild(request)
         payload = guild_payload(guild)
-        if request.query.get("with_counts") == "true":
-            payload.update(approximate_member_count=len(guild.members), approximate_presence_count=0)
+        if with_counts(request):  # discord.py sends with_counts=1, other clients "true"
+            payload.update(approximate_counts(guild))
         return json_response(payload)
 
     async def get_guild_channels(self, request: web.Request) -> web.Response:
@@ -80,6 +93,50 @@ class GuildRoutes:
 
     async def get_guild_roles(self, request: web.Request) -> web.Response:
         return json_response([role_payload(r) for r in self.rest.requested_guild(request).roles.values()])
+
+    async def get_guild_role(self, request: web.Request) -> web.Response:
+        role = self.rest.requested_guild(request).roles.get(snowflake_arg(request, "role_id"))
+        if role is None:
+            raise unknown("Role", 10011)
+        return json_response(role_payload(role))
+
+    async def get_my_guilds(self, request: web.Request) -> web.Response:
+        """``GET users/@me/guilds``: the caller's guilds as partial guilds, in id order, paged like bans."""
+        me = self.rest.caller(request)
+        try:
+            limit = int(request.query.get("limit", MAX_MY_GUILDS))
+            before = int(request.query["before"]) if "before" in request.query else None
+            after = int(request.query.get("after", 0))
+        except ValueError:
+            raise invalid_form("limit", "NUMBER_TYPE_COERCE", "Value is not int.") from None
+        if not 1 <= limit <= MAX_MY_GUILDS:
+            raise invalid_form(
+                "limit", "NUMBER_TYPE_MAX", f"int value should be between 1 and {MAX_MY_GUILDS}."
+            )
+        ids = sorted(
+            g.id
+            for g in self.world.guilds.values()
+            if me.id in g.members and g.id > after and (before is None or g.id < before)
+        )
+        # discord.py pages backwards with before=<first id of the last page>: the ids just below it.
+        ids = ids[-limit:] if before is not None and not after else ids[:limit]
+        counts = with_counts(request)
+        return json_response([self._my_guild(self.world.guilds[i], me.id, counts) for i in ids])
+
+    def _my_guild(self, guild: Guild, me: int, counts: bool) -> dict[str, object]:
+        # The partial guild of this route (Discord's OpenAPI MyGuildResponse): these keys, counts on demand.
+        payload: dict[str, object] = {
+            "id": str(guild.id),
+            "name": guild.name,
+            "icon": None,
+            "banner": None,
+            "owner": guild.owner_id == me,
+            "permissions": str(self.world.base_permissions(guild, guild.members[me])),
+            "features": [],
+        }
+        if counts:
+            payload.update(approximate_counts(guild))
+        return payload
 
     async def get_guild_members(self, request: web.Request) -> web.Response:
         guild = self.rest.requested_guild(request)

@@ -1,5 +1,5 @@
-"""Message components and modals as a member uses them: find what was clicked, check the values picked
-or typed, and build the ``data`` of MESSAGE_COMPONENT and MODAL_SUBMIT interactions.
+"""Message components as a member uses them: find what was clicked and check the values picked for the
+``data`` of MESSAGE_COMPONENT interactions (modals, forms, are in ``forms`` and ``forms_submit``).
 
 Components are walked through every layout Discord has: action rows (1), sections (9, with an
 ``accessory``), containers (17) and labels (18, wrapping one ``component``).
@@ -7,7 +7,7 @@ Components are walked through every layout Discord has: action rows (1), section
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .interaction_refs import InteractionError, Resolved, find_channel, find_role, find_user
@@ -15,7 +15,6 @@ from .world import Guild, Json, Message, World
 
 BUTTON = 2
 STRING_SELECT = 3
-TEXT_INPUT = 4
 USER_SELECT = 5
 ROLE_SELECT = 6
 MENTIONABLE_SELECT = 7
@@ -115,78 +114,3 @@ def select_values(
     if len(set(picked)) != len(picked):
         raise InteractionError(f"select {_describe(component)}: the same value was picked twice")
     return picked
-
-
-# --- modals -------------------------------------------------------------------------------------
-
-
-def modal_submission(modal: Json, values: Mapping[str, Any]) -> list[Json]:
-    """``data.components`` of a MODAL_SUBMIT answering ``modal`` (a type-9 callback's data).
-
-    ``values`` is keyed by a text input's custom_id or its label (discord.py generates custom_ids
-    when none is given); a select inside a label takes a list of option values or labels.
-    Required inputs must be filled and lengths respected, as the client enforces.
-    """
-    remaining = dict(values)
-    next_id = iter(range(1, 1000))
-
-    def take(field: Json, label: str | None) -> Any:
-        for key in (field.get("custom_id"), label, field.get("label")):
-            if key is not None and key in remaining:
-                return remaining.pop(key)
-        return None
-
-    def submit(field: Json, label: str | None) -> Json:
-        component_id = field.get("id") or next(next_id)
-        name = label or field.get("label") or field.get("custom_id")
-        if field["type"] == TEXT_INPUT:
-            value = take(field, label)
-            value = "" if value is None else str(value)
-            if not value and field.get("required", True):
-                raise InteractionError(f"modal field {name!r} is required")
-            low, high = field.get("min_length"), field.get("max_length")
-            if value and ((low is not None and len(value) < low) or (high is not None and len(value) > high)):
-                raise InteractionError(f"modal field {name!r} must be {low or 0}-{high or 4000} characters")
-            return {"type": TEXT_INPUT, "id": component_id, "custom_id": field["custom_id"], "value": value}
-        if field["type"] == STRING_SELECT:
-            chosen = take(field, label)
-            chosen = [] if chosen is None else [chosen] if isinstance(chosen, str) else list(chosen)
-            options = field.get("options") or []
-            wire = []
-            for pick in chosen:
-                option = next((o for o in options if pick in (o["value"], o["label"])), None)
-                if option is None:
-                    raise InteractionError(f"modal select {name!r} has no option {pick!r}")
-                wire.append(option["value"])
-            if not wire and field.get("required", True):
-                raise InteractionError(f"modal select {name!r} is required")
-            return {
-                "type": STRING_SELECT,
-                "id": component_id,
-                "custom_id": field["custom_id"],
-                "values": wire,
-            }
-        return {"type": field["type"], "id": component_id}
-
-    submitted: list[Json] = []
-    for top in modal.get("components") or []:
-        top_id = top.get("id") or next(next_id)
-        if top.get("type") == 1:
-            row = [submit(field, None) for field in top.get("components") or []]
-            submitted.append({"type": 1, "id": top_id, "components": row})
-        elif top.get("type") == LABEL and isinstance(top.get("component"), dict):
-            submitted.append(
-                {"type": LABEL, "id": top_id, "component": submit(top["component"], top.get("label"))}
-            )
-        else:
-            submitted.append({"type": top.get("type"), "id": top_id})
-    if remaining:
-        fields = [
-            f.get("label") or f.get("custom_id")
-            for f in walk(modal.get("components") or [])
-            if f.get("custom_id")
-        ]
-        raise InteractionError(
-            f"modal {modal.get('title')!r} has no field {next(iter(remaining))!r} (fields: {fields})"
-        )
-    return submitted

@@ -27,6 +27,7 @@ from .interaction_model import (
 )
 from .payloads import member_payload, user_payload
 from .rest_http import MAX_CONTENT, ApiError, invalid_form, message_content
+from .validation import check_message
 from .world import Json, Message, World
 
 
@@ -60,6 +61,7 @@ def create_reply(
     channel = world.channel(record.channel_id)
     if channel is None:
         raise ApiError(404, 10003, "Unknown Channel")
+    check_message(body, flags=flags)  # Discord's limits (validation.py)
     content = message_content(body)
     check_components(body.get("components"))
     ephemeral = bool(flags & EPHEMERAL)
@@ -126,6 +128,7 @@ def apply_edit(
     finish_loading: bool,
 ) -> Message:
     """Apply an edit body; flags keep what the bot cannot change (EPHEMERAL stays, LOADING may end)."""
+    check_message(body, flags=message.flags if body.get("flags") is None else int(body["flags"]))
     if len(body.get("content") or "") > MAX_CONTENT:
         raise invalid_form("content", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_CONTENT} or fewer in length.")
     check_components(body.get("components"))

@@ -204,6 +204,20 @@ class InteractionHandle:
         """Callbacks the sandbox refused, as ``(status, code, message)``."""
         return list(self._record.refusals)
 
+    @property
+    def modal(self) -> Json | None:
+        """The form the bot opened in answer (a type-9 callback's data), None if it opened none (yet).
+
+        Pass the handle to ``submit_modal`` to fill it in; ``forms.form_fields`` lists its inputs.
+        """
+        response = self._record.response
+        return None if response is None else copy.deepcopy(response.modal)
+
+    @property
+    def modal_submitted(self) -> bool:
+        """Whether the form the bot opened for this interaction was submitted (it can be only once)."""
+        return self._record.modal_submitted
+
     async def response(self, timeout: float = 5.0) -> InteractionResponse:  # noqa: ASYNC109 - test API
         """The bot's callback, waiting up to ``timeout`` seconds for it."""
         record = self._record

@@ -2,9 +2,10 @@
 
 * ``POST /interactions/{id}/{token}/callback``: types 4 (message), 5 (deferred message, a "thinking"
   placeholder with the LOADING flag), 6 (deferred update), 7 (update the component's message),
-  8 (autocomplete choices), 9 (modal). ``?with_response=true`` (discord.py sends ``1``) answers
-  ``{"interaction": {...}, "resource": {...}}``, else 204. A second callback is 400/40060; an unknown,
-  expired or (with :attr:`InteractionStore.response_deadline`) late one is 404/10062.
+  8 (autocomplete choices), 9 (modal, checked by ``forms.validate_modal``). ``?with_response=true``
+  (discord.py sends ``1``) answers ``{"interaction": {...}}``, with ``"resource": {"type", "message"}``
+  only for the message-bearing types 4 and 7, as Discord does; else 204. A second callback is
+  400/40060; an unknown, expired or (with :attr:`InteractionStore.response_deadline`) late one is 404/10062.
 * ``POST /webhooks/{application_id}/{token}``: follow-ups; the first one after a type-5 deferral
   replaces the placeholder, as on Discord. ``GET``/``PATCH``/``DELETE`` ``.../messages/@original``
   and ``.../messages/{id}``.
@@ -23,6 +24,7 @@ import time
 from aiohttp import web
 
 from .events import EventKind
+from .forms import validate_modal
 from .gateway import GatewayHub
 from .interaction_messages import apply_edit, create_reply
 from .interaction_model import (
@@ -39,6 +41,7 @@ from .interaction_model import (
 from .payloads import message_payload
 from .rest import RestApi
 from .rest_http import API_PREFIX, ApiError, invalid_form, json_response, no_auth, no_content, read_body
+from .validation import check_callback
 from .world import Json, Message
 
 # What a route records once its response is written: (kind, data, message snapshot or None).
@@ -141,6 +144,7 @@ class InteractionRoutes:
                 ),
             )
         try:
+            check_callback(kind, data)  # Discord's limits, errors under "data." (validation.py)
             message, event = self._acknowledge(record, CallbackType(kind), data, request, files)
         except ApiError as exc:
             raise self._refuse(record, exc) from None
@@ -170,16 +174,18 @@ class InteractionRoutes:
         if request.query.get("with_response", "").lower() not in ("1", "true"):
             return await self._finish(request, no_content(), records)
         result: Json = {"id": str(record.id), "type": int(record.type)}
-        resource: Json = {"type": kind}
         if message is not None:
             result["response_message_id"] = str(message.id)
             result["response_message_loading"] = bool(message.flags & LOADING)
             result["response_message_ephemeral"] = bool(message.flags & EPHEMERAL)
-            if kind in (4, 7):
-                resource["message"] = message_payload(self.world, message)
-        return await self._finish(
-            request, json_response({"interaction": result, "resource": resource}), records
-        )
+        answer: Json = {"interaction": result}
+        # discord-api-docs, "Interaction Callback Resource Object": ``message`` is present only for
+        # CHANNEL_MESSAGE_WITH_SOURCE and UPDATE_MESSAGE; deferrals, autocomplete and modals get no resource.
+        if kind in (CallbackType.CHANNEL_MESSAGE_WITH_SOURCE, CallbackType.UPDATE_MESSAGE) and message:
+            answer["resource"] = {"type": kind, "message": message_payload(self.world, message)}
+        # The body as the bot received it, on the INTERACTION_RESPONSE event.
+        records[-1][1]["callback_response"] = answer
+        return await self._finish(request, json_response(answer), records)
 
     def _acknowledge(
         self,
@@ -222,16 +228,7 @@ class InteractionRoutes:
                     )
             return None, None
         if kind is CallbackType.MODAL:
-            if not data.get("custom_id") or len(str(data["custom_id"])) > 100:
-                raise invalid_form("data.custom_id", "BASE_TYPE_REQUIRED", "This field is required")
-            if not data.get("title") or len(str(data["title"])) > 45:
-                raise invalid_form(
-                    "data.title", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 45 in length."
-                )
-            if not 1 <= len(data.get("components") or []) <= 5:
-                raise invalid_form(
-                    "data.components", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length."
-                )
+            validate_modal(data)
             return None, None
         raise invalid_form(
             "type", "INTERACTION_CALLBACK_TYPE_INVALID", f"Callback type {int(kind)} is not supported"

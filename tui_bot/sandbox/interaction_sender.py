@@ -2,7 +2,7 @@
 
 :class:`InteractionSender` turns a slash command, an autocomplete keystroke, a button click, a select
 pick or a modal submission into an INTERACTION_CREATE payload (``commands_resolver`` for command
-options, ``interaction_components`` for components and modals), records it in the
+options, ``interaction_components`` for components, ``forms_submit`` for modals), records it in the
 :class:`~.interaction_model.InteractionStore` and sends it to the bot's gateway session for the guild's
 shard. Refusals the Discord client would make raise :class:`InteractionError`.
 """
@@ -15,8 +15,9 @@ from typing import Any
 
 from .commands_resolver import build_command_data
 from .events import EventKind
+from .forms_submit import modal_submit_data
 from .gateway import GatewayHub
-from .interaction_components import BUTTON, SELECT_TYPES, find_component, modal_submission, select_values
+from .interaction_components import BUTTON, SELECT_TYPES, find_component, select_values
 from .interaction_model import (
     ATTACHMENT_SIZE_LIMIT,
     CallbackType,
@@ -189,7 +190,8 @@ class InteractionSender:
                 f"the modal was shown to {trigger.user.username}, not {member.user.username}"
             )
         modal = trigger.response.data
-        data = {"custom_id": modal["custom_id"], "components": modal_submission(modal, values)}
+        resolved = Resolved(self.world, guild_obj, channel_obj, member, self._base_url)
+        data = modal_submit_data(self.world, guild_obj, modal, values, resolved)
         trigger.modal_submitted = True
         record = self._new_record(InteractionType.MODAL_SUBMIT, member, channel_obj, modal["custom_id"], data)
         record.triggering = trigger

@@ -9,8 +9,9 @@
   without ``unavailable`` (``on_guild_remove``).
 
 Who may do what (permissions, role hierarchy) is checked by the REST routes (``guild_routes``); the
-``Sandbox`` API acts as Discord itself and is never refused. :func:`create_guild` builds extra guilds
-(for multi-guild and sharding worlds) without sending anything.
+``Sandbox`` API acts as Discord itself and is refused only what Discord refuses everyone: a banned
+user (or bot) cannot join the guild until the ban is lifted (:class:`BannedError`).
+:func:`create_guild` builds extra guilds (for multi-guild and sharding worlds) without sending anything.
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ BOT_PERMISSIONS = discord.Permissions(
     moderate_members=True,
     view_audit_log=True,
 ).value
+
+
+class BannedError(ValueError):
+    """A user (or the bot) banned from a guild tried to join it: lift the ban first (``unban``)."""
 
 
 def find_guild(world: World, ref: Guild | str | int | None) -> Guild:
@@ -147,9 +152,10 @@ class Membership:
     async def add_member(
         self, guild: Guild, user: User, *, role_ids: Iterable[int] = (), nick: str | None = None
     ) -> Member:
-        """``user`` joins ``guild``: GUILD_MEMBER_ADD."""
+        """``user`` joins ``guild``: GUILD_MEMBER_ADD. A banned user cannot (:class:`BannedError`)."""
         if user.id in guild.members:
             raise WorldError(f"{user.username!r} is already a member of {guild.name!r}")
+        self._refuse_banned(guild, user)
         member = Member(user, list(role_ids), nick)
         guild.members[user.id] = member
         self.events.record(EventKind.MEMBER_ADD, {"guild_id": guild.id, "user_id": user.id})
@@ -200,7 +206,9 @@ class Membership:
             await self.remove_member(guild, user.id, reason="ban", by=by)
 
     async def unban(self, guild: Guild, user: User, *, by: int | None = None) -> None:
-        """Lift ``user``'s ban: GUILD_BAN_REMOVE."""
+        """Lift ``user``'s ban: GUILD_BAN_REMOVE. :class:`WorldError` if they are not banned."""
+        if user.id not in guild.bans:
+            raise WorldError(f"{user.username!r} is not banned from {guild.name!r}")
         del guild.bans[user.id]
         self.events.record(EventKind.BAN_REMOVE, {"guild_id": guild.id, "user_id": user.id, "by": by})
         payload = {"guild_id": str(guild.id), "user": user_payload(user)}
@@ -208,6 +216,7 @@ class Membership:
 
     async def bot_joins(self, guild: Guild, *, permissions: int = BOT_PERMISSIONS) -> None:
         """The bot joins ``guild`` (already in the world): it gets a managed role, then GUILD_CREATE."""
+        self._refuse_banned(guild, self.world.bot_user)
         if guild.id not in self.world.guilds:
             self.world.guilds[guild.id] = guild
         if self.world.bot_user.id not in guild.members:
@@ -221,6 +230,17 @@ class Membership:
             return payload
 
         await self.hub.dispatch("GUILD_CREATE", guild.id, build, intent=GUILDS)
+
+    @staticmethod
+    def _refuse_banned(guild: Guild, user: User) -> None:
+        # Discord keeps a banned user out until the ban is lifted (a ban outlives leaving the guild).
+        if user.id in guild.bans:
+            reason = guild.bans[user.id]
+            because = f" (reason: {reason})" if reason else ""
+            raise BannedError(
+                f"{user.username!r} is banned from {guild.name!r}{because} and cannot join it until "
+                "unbanned (Guild.unban over REST, or Sandbox.unban)"
+            )
 
     async def bot_leaves(self, guild: Guild, *, by: int | None = None) -> None:
         """The bot leaves or is removed from ``guild``: GUILD_DELETE; its managed role goes too."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 
+from .component_ids import with_component_ids
 from .reactions import reactions_payload
 from .world import Channel, DMChannel, Guild, Json, Member, Message, Role, User, World, iso
 
@@ -41,7 +42,8 @@ def user_payload(user: User, *, me: bool = False) -> Json:
 
 def application_payload(world: World) -> Json:
     """The bot's application, as GET oauth2/applications/@me describes it (``approximate_guild_count``
-    counts the guilds its bot is in)."""
+    counts the guilds its bot is in). Every key Discord's OpenAPI description (PrivateApplicationResponse)
+    requires is present, with Discord's values for a new bot-only application."""
     app = world.application
     bot = world.users[app.bot_id]
     return {
@@ -64,6 +66,12 @@ def application_payload(world: World) -> Json:
         "tags": [],
         "integration_types_config": {"0": {}},
         "approximate_guild_count": sum(bot.id in g.members for g in world.guilds.values()),
+        "approximate_user_install_count": 0,
+        "approximate_user_authorization_count": 0,
+        "explicit_content_filter": 0,
+        "event_webhooks_url": None,
+        "event_webhooks_status": 1,  # disabled (Discord's default)
+        "rpc_origins": [],
         "is_monetized": False,
         "bot": user_payload(bot),
     }
@@ -145,7 +153,12 @@ def member_payload(member: Member, *, with_user: bool = True) -> Json:
 
 
 def guild_payload(guild: Guild) -> Json:
-    """A guild object as GET guilds/{id} returns it (roles, no members or channels)."""
+    """A guild object as GET guilds/{id} returns it (roles, no members or channels).
+
+    Every key Discord's OpenAPI description (GuildResponse) requires is present (``region`` is the
+    literal ``"deprecated"``, ``nsfw`` the deprecated flag beside ``nsfw_level``); ``approximate_*`` only
+    with ``with_counts`` (added by the route).
+    """
     system_channel = next(iter(guild.channels), None)
     return {
         "id": str(guild.id),
@@ -156,12 +169,16 @@ def guild_payload(guild: Guild) -> Json:
         "banner": None,
         "description": guild.description,
         "owner_id": str(guild.owner_id),
+        "region": "deprecated",
         "afk_channel_id": None,
         "afk_timeout": 300,
+        "widget_enabled": False,
+        "widget_channel_id": None,
         "verification_level": 0,
         "default_message_notifications": 1,
         "explicit_content_filter": 0,
         "mfa_level": 0,
+        "nsfw": False,
         "nsfw_level": 0,
         "premium_tier": 0,
         "premium_subscription_count": 0,
@@ -178,10 +195,12 @@ def guild_payload(guild: Guild) -> Json:
         "public_updates_channel_id": None,
         "safety_alerts_channel_id": None,
         "vanity_url_code": None,
+        "max_presences": None,  # "null is always returned, apart from the largest of guilds"
         "max_members": 500000,
         "max_video_channel_users": 25,
         "max_stage_video_channel_users": 50,
         "incidents_data": None,
+        "home_header": None,
     }
 
 
@@ -239,7 +258,7 @@ def message_payload(world: World, message: Message, *, gateway: bool = False, de
         "timestamp": iso(message.timestamp),
         "edited_timestamp": iso(message.edited_timestamp),
         "flags": message.flags,
-        "components": _copy_json(message.components),
+        "components": with_component_ids(message.components),
         "id": str(message.id),
         "channel_id": str(message.channel_id),
         "author": user_payload(message.author),

@@ -17,6 +17,7 @@ in ``rest_dms``). ``GET gateway/bot`` reports the hub's shard count and session 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from .events import (
 from .faults import FaultInjector
 from .gateway import GatewayHub
 from .gateway_protocol import gateway_url_for
+from .limits import CommandLimits
 from .nonces import NonceRegistry, message_nonce
 from .payloads import application_payload, channel_payload, dm_channel_payload, message_payload, user_payload
 from .ratelimits import RateLimiter
@@ -53,6 +55,8 @@ from .rest_http import (
     snowflake_arg,
     unknown,
 )
+from .validation import check_message
+from .validation_commands import check_commands, daily_creates_refusal, new_commands
 from .world import (
     Channel,
     DMChannel,
@@ -65,7 +69,6 @@ from .world import (
 
 log = logging.getLogger(__name__)
 
-MAX_COMMANDS = 100
 REQUEST_LOG_SIZE = 1000
 
 
@@ -83,6 +86,8 @@ class RestApi:
         self.rate_limits = RateLimiter(events)
         # Recent (author, nonce) pairs, for enforce_nonce on message creates (nonces.py).
         self.nonces = NonceRegistry()
+        # Application-command counts and daily creates (limits.py; Sandbox(command_limits=...)).
+        self.command_limits = CommandLimits()
         # Other modules' route installers (e.g. InteractionApi.install), run before the catch-all route.
         self.extra_routes: list[Callable[[web.Application], None]] = []
 
@@ -122,6 +127,8 @@ class RestApi:
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.path.startswith(API_PREFIX + "/"):
             return await handler(request)
+        # In the transcript when it arrives (before what its handler dispatches), its status once known.
+        call = self.hub.transcript.rest(request.method, request.path_qs)
         try:
             # GET gateway needs no token on Discord either; everything else answers 401 without one.
             # So do routes whose URL carries its own token (see no_auth).
@@ -144,6 +151,7 @@ class RestApi:
         if not response.prepared:
             self.add_rate_limit_headers(request, response)
         self.requests.append((request.method, request.path_qs, response.status))
+        call.status = response.status
         log.debug("%s %s -> %d", request.method, request.path_qs, response.status)
         return response
 
@@ -262,6 +270,7 @@ class RestApi:
     async def post_message(self, request: web.Request) -> web.Response:
         channel = self.requested_target(request, need=VIEW_CHANNEL | SEND_MESSAGES)
         body, files = await read_body(request)
+        check_message(body, flags=int(body.get("flags") or 0))  # Discord's limits (validation.py)
         content = message_content(body)
         nonce, enforce_nonce = message_nonce(body)
         if enforce_nonce and nonce is not None:
@@ -330,6 +339,7 @@ class RestApi:
         if message.author.id != self.caller(request).id:
             raise ApiError(403, 50005, "Cannot edit a message authored by another user")
         body, _files = await read_body(request)
+        check_message(body, flags=message.flags if body.get("flags") is None else int(body["flags"]))
         if len(body.get("content") or "") > MAX_CONTENT:
             raise invalid_form(
                 "content", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_CONTENT} or fewer in length."
@@ -379,11 +389,18 @@ class RestApi:
         body, _files = await read_body(request)
         if not isinstance(body, list) or not all(isinstance(c, dict) for c in body):
             raise invalid_form("_root", "LIST_TYPE_CONVERT", "Only iterables may be used in a ListType")
-        if len(body) > MAX_COMMANDS:
-            raise ApiError(400, 30032, "Maximum number of application commands reached (100)")
-        for index, command in enumerate(body):
-            if not command.get("name"):
-                raise invalid_form(str(index), "BASE_TYPE_REQUIRED", "This field is required")
+        # Discord's checks, in its order: the bodies (50035), the counts per type (30032), then the
+        # day's creates (429/30034), counting only commands that do not exist yet (validation_commands).
+        check_commands(body, self.command_limits)
+        created = new_commands(body, self.world.commands.get(scope, []))
+        retry_after = self.command_limits.admit_creates(scope, created)
+        if retry_after is not None:
+            log.warning(
+                "sandbox: refused a command overwrite creating %d commands: the day's %d creates are used up",
+                created,
+                self.command_limits.daily_creates,
+            )
+            return daily_creates_refusal(self.command_limits, retry_after)
         stored = self.world.overwrite_commands(scope, body)
         self.events.record(EventKind.COMMANDS_SYNC, {"guild_id": scope, "commands": stored})
         return json_response(stored)
@@ -391,9 +408,17 @@ class RestApi:
     # -- gaps --
 
     async def unknown_route(self, request: web.Request) -> web.Response:
-        log.warning("sandbox: unknown REST route %s %s (answered 404)", request.method, request.path)
+        # Discord's 404 body ({"message": "404: Not Found", "code": 0}), its message naming the route (as
+        # discord.py's route template when it calls one) and the parity table, so the gap is plain in the
+        # HTTPException a bot's test sees. (Imported here: ``python -m tui_bot.sandbox.parity`` imports rest.)
+        from .parity import PARITY_DOC, describe_unknown
+
+        # The first call reads discord.py's source (~0.3 s): off the event loop.
+        route = await asyncio.to_thread(describe_unknown, request.method, request.path)
+        log.warning("sandbox: unknown REST route %s (%s, answered 404)", route, request.path)
         self.events.record(
             EventKind.UNKNOWN_ROUTE,
-            {"method": request.method, "path": request.path, "query": request.query_string},
+            {"method": request.method, "path": request.path, "query": request.query_string, "route": route},
         )
-        return json_response({"message": "404: Not Found", "code": 0}, 404)
+        message = f"404: Not Found (the sandbox does not implement {route}; see {PARITY_DOC})"
+        return json_response({"message": message, "code": 0}, 404)

@@ -29,6 +29,7 @@ from .events import (
 )
 from .faults import DEFAULT_RETRY_AFTER, Fault
 from .gateway import GatewayHub
+from .gateway_guard import DEFAULT_HEARTBEAT_GRACE, DEFAULT_SEND_LIMIT, DEFAULT_SEND_WINDOW, GatewayRules
 from .guild_routes import GuildRoutes
 from .identify_limits import (
     DEFAULT_SESSION_RESET_AFTER,
@@ -37,8 +38,10 @@ from .identify_limits import (
     IdentifyRefusal,
 )
 from .interactions import InteractionApi, InteractionHandle
+from .limits import CommandLimits
 from .membership import Membership, create_guild, find_guild
 from .rest import API_PREFIX, RestApi
+from .rest_apps import ApplicationRoutes
 from .rest_dms import DirectMessageRoutes
 from .rest_messages import (
     MessageRoutes,
@@ -46,6 +49,8 @@ from .rest_messages import (
     dispatch_reaction_remove,
     find_message,
 )
+from .transcript import Transcript
+from .validation import check_member_content
 from .world import (
     Guild,
     Json,
@@ -86,6 +91,11 @@ class Sandbox:
     IDENTIFY too soon getting INVALID_SESSION and a record in :attr:`identify_refusals`. None (the
     default here; ``tui-bot sandbox serve`` uses 5) does not enforce it, since test bots often skip
     discord.py's 5 s pause between shards. ``recommended_shards`` is ``gateway/bot``'s ``shards``.
+
+    What clients send (see ``gateway_guard``): more than ``gateway_send_limit`` payloads (Discord: 120)
+    in ``gateway_send_window`` seconds (60) on one connection closes it with 4008; no heartbeat for
+    ``heartbeat_interval_ms`` plus ``heartbeat_grace`` seconds closes it with 4009 (a zombie). Both
+    sessions stay resumable; None turns either rule off. :attr:`gateway_rules` changes them at run time.
     """
 
     def __init__(
@@ -101,6 +111,10 @@ class Sandbox:
         session_start_limit: int = DEFAULT_SESSION_START_TOTAL,
         session_reset_after: float = DEFAULT_SESSION_RESET_AFTER,
         recommended_shards: int = 1,
+        gateway_send_limit: int | None = DEFAULT_SEND_LIMIT,
+        gateway_send_window: float = DEFAULT_SEND_WINDOW,
+        heartbeat_grace: float | None = DEFAULT_HEARTBEAT_GRACE,
+        command_limits: CommandLimits | None = None,
     ) -> None:
         self.world = world if world is not None else demo_world()
         self.host = host
@@ -113,11 +127,18 @@ class Sandbox:
             session_start_total=session_start_limit,
             session_reset_after=session_reset_after,
         )
+        rules = GatewayRules(gateway_send_limit, gateway_send_window, heartbeat_grace)
         self.hub = GatewayHub(
-            self.world, self.event_log, heartbeat_interval_ms=heartbeat_interval_ms, limits=limits
+            self.world,
+            self.event_log,
+            heartbeat_interval_ms=heartbeat_interval_ms,
+            limits=limits,
+            rules=rules,
         )
         self.recommended_shards = recommended_shards
         self.rest = RestApi(self.world, self.event_log, self.hub)
+        if command_limits is not None:
+            self.rest.command_limits = command_limits
         self.membership = Membership(self.world, self.hub, self.event_log)
         self.rest.extra_routes.append(GuildRoutes(self.rest, self.membership).install)
         self.interactions = InteractionApi(
@@ -128,6 +149,7 @@ class Sandbox:
         self.message_routes = MessageRoutes(self.rest)
         self.rest.extra_routes.append(self.message_routes.install)
         self.rest.extra_routes.append(DirectMessageRoutes(self.rest).install)
+        self.rest.extra_routes.append(ApplicationRoutes(self.rest).install)
         self.rest.extra_routes.append(ControlApi(self).install)
         self._runner: web.AppRunner | None = None
         self._previous_target: DiscordPyTarget | None = None
@@ -321,8 +343,10 @@ class Sandbox:
     async def send_message(self, author: str | int, channel: str | int, content: str) -> Message:
         """Post ``content`` in ``channel`` as the member ``author`` (name or id) and dispatch it to bots.
 
-        Returns once MESSAGE_CREATE has been written to every connected bot's socket.
+        Returns once MESSAGE_CREATE has been written to every connected bot's socket. More than 2,000
+        characters is a ValueError: a member without Nitro cannot send that on Discord.
         """
+        check_member_content(content)
         target = self.world.find_channel(channel)
         member = self.world.find_member(self.world.guilds[target.guild_id], author)
         message = self.world.create_message(target, member.user, content)
@@ -343,6 +367,7 @@ class Sandbox:
         user = self.world.find_user(author)
         if user.bot:
             raise ValueError(f"{user.username!r} is a bot: only users send a bot DMs in the sandbox")
+        check_member_content(content)
         channel = self.world.open_dm(user)
         message = self.world.create_message(channel, user, content)
         self.event_log.record(
@@ -491,7 +516,10 @@ class Sandbox:
     ) -> InteractionHandle:
         """Submit the modal the bot opened in answer to ``handle_or_modal`` (a handle or its response).
 
-        ``values`` maps each text input's custom_id or label to what the member typed.
+        ``values`` maps each field's custom_id or label to its value: text for a text input, an option
+        value or label (or a list) for a select, checkbox group or radio group, names or ids for user,
+        role, channel and mentionable selects, files (bytes, ``(filename, bytes)``, a Path) for a file
+        upload, True/False for a checkbox. Fields left out keep what the bot set (see ``forms_submit``).
         """
         return await self.interactions.submit_modal(author, handle_or_modal, values)
 
@@ -515,6 +543,13 @@ class Sandbox:
         """The IDENTIFY rate limit and session start limit; its settings may be changed at any time
         (``max_concurrency``, ``identify_window``, ``session_start_total``, ``session_reset_after``)."""
         return self.hub.limits
+
+    @property
+    def command_limits(self) -> CommandLimits:
+        """Application-command limits (see ``limits``): ``chat_input``, ``user``, ``message`` per scope
+        and ``daily_creates`` per ``daily_reset_after`` seconds; change them at any time
+        (``sb.command_limits.daily_creates = 3``)."""
+        return self.rest.command_limits
 
     @property
     def identify_refusals(self) -> list[IdentifyRefusal]:
@@ -559,6 +594,34 @@ class Sandbox:
         discord.py waits ``before_identify_hook`` (5 s by default) before that new IDENTIFY.
         """
         return await self.hub.invalidate(resumable, shard_id=shard_id)
+
+    @property
+    def gateway_rules(self) -> GatewayRules:
+        """The send limit and zombie detection (``send_limit``, ``send_window``, ``heartbeat_grace``);
+        change them at any time."""
+        return self.hub.rules
+
+    @property
+    def transcript(self) -> Transcript:
+        """Recent gateway frames (both ways), gateway closes and REST calls: ``transcript.lines(50)``."""
+        return self.hub.transcript
+
+    def withhold_heartbeat_acks(self, count: int | None = None, *, shard_id: int | None = None) -> None:
+        """Send no HEARTBEAT_ACK for the next ``count`` heartbeats (None: until
+        :meth:`release_heartbeat_acks`), on every connection or one shard's. discord.py closes a
+        connection that has received nothing for ``heartbeat_timeout`` seconds (a ``Client`` option,
+        60 by default) and RESUMEs. Each withheld ACK is a ``fault`` event (``"withhold_acks"``)."""
+        self.hub.withhold_acks(count, shard_id=shard_id)
+
+    def release_heartbeat_acks(self) -> None:
+        """End :meth:`withhold_heartbeat_acks`: heartbeats are ACKed again."""
+        self.hub.release_acks()
+
+    async def request_heartbeat(self, *, shard_id: int | None = None) -> list[str]:
+        """Send op 1 HEARTBEAT, which a client must answer at once with a heartbeat; the answer is a
+        ``fault`` event (``"request_heartbeat"``, ``"answered"``, ``after`` seconds). Returns the
+        session ids asked."""
+        return await self.hub.request_heartbeat(shard_id=shard_id)
 
     def force_429(
         self,
@@ -674,6 +737,18 @@ class Sandbox:
         """``member`` leaves ``guild`` (GUILD_MEMBER_REMOVE: ``on_member_remove`` if the bot cached them)."""
         target = self.find_guild(guild)
         return await self.membership.remove_member(target, self.world.find_member(target, member).id)
+
+    async def ban(
+        self, guild: Guild | str | int | None, user: str | int, *, reason: str | None = None
+    ) -> None:
+        """Ban ``user`` (a name or id, member or not) from ``guild``, as a moderator in Discord's client
+        would: GUILD_BAN_ADD, then GUILD_MEMBER_REMOVE if they were a member. Until :meth:`unban`,
+        :meth:`add_member` (or, for the bot, :meth:`join_guild`) refuses them with ``BannedError``."""
+        await self.membership.ban(self.find_guild(guild), self.world.find_user(user), reason=reason)
+
+    async def unban(self, guild: Guild | str | int | None, user: str | int) -> None:
+        """Lift ``user``'s ban from ``guild`` (GUILD_BAN_REMOVE); ``WorldError`` if there is none."""
+        await self.membership.unban(self.find_guild(guild), self.world.find_user(user))
 
     async def join_guild(
         self,

@@ -25,6 +25,10 @@ Example::
 discord.py fires ``on_ready`` ``guild_ready_timeout`` seconds (2 by default) after the last guild
 arrives: construct test bots with ``guild_ready_timeout=0.05``, or pass it to the factory.
 
+When a test using ``discord_sandbox`` (or ``sandbox_bot``) fails, its report gets a "sandbox transcript"
+section: the sandbox's last :data:`TRANSCRIPT_LINES` gateway frames (both ways, with op and event
+names and the payload cut short), gateway closes and REST calls (method, path, status), in order.
+
 The module imports neither discord.py nor the sandbox until a fixture runs, so installing tui-bot
 does not slow down or break unrelated pytest runs.
 """
@@ -32,7 +36,7 @@ does not slow down or break unrelated pytest runs.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -47,6 +51,9 @@ if TYPE_CHECKING:
 ClientT = TypeVar("ClientT", bound="discord.Client")
 
 DEFAULT_READY_TIMEOUT = 15.0
+TRANSCRIPT_LINES = 50  # entries of the transcript a failed test's report shows
+# The sandbox a test used, kept on its item for the failure report (see pytest_runtest_makereport).
+SANDBOX_KEY = pytest.StashKey["Sandbox"]()
 
 
 @asynccontextmanager
@@ -124,13 +131,31 @@ def sandbox_world() -> World:
 
 
 @_async_fixture
-async def discord_sandbox(sandbox_world: World) -> AsyncIterator[Sandbox]:
+async def discord_sandbox(sandbox_world: World, request: pytest.FixtureRequest) -> AsyncIterator[Sandbox]:
     """A started sandbox with discord.py pointed at it; stopped and endpoints restored afterwards."""
     from .server import Sandbox
 
     async with Sandbox(sandbox_world) as sandbox:
+        request.node.stash[SANDBOX_KEY] = sandbox
         sandbox.point_discord_py_here()  # undone when the sandbox stops
         yield sandbox
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    """A failed test that used ``discord_sandbox`` gets a "sandbox transcript" report section."""
+    outcome = yield
+    report = outcome.get_result()
+    sandbox = item.stash.get(SANDBOX_KEY, None)
+    if sandbox is None or not report.failed:
+        return
+    transcript = sandbox.transcript
+    lines = transcript.lines(TRANSCRIPT_LINES)
+    header = (
+        f"the last {len(lines)} of the {len(transcript)} gateway frames, gateway closes and REST calls "
+        "kept, oldest first (sandbox->bot: sent to a bot; bot->sandbox: received from one)"
+    )
+    report.sections.append(("sandbox transcript", "\n".join([header, *lines])))
 
 
 @_async_fixture

@@ -344,7 +344,9 @@ class World:
             if guild_id is None:
                 command["dm_permission"] = body.get("dm_permission", True)
                 command["contexts"] = body.get("contexts")
-                command["integration_types"] = body.get("integration_types", [0])
+                # discord.py sends null when a command sets none; Discord stores GUILD_INSTALL, [0], and
+                # leaves contexts null (discord/discord-api-docs#6744).
+                command["integration_types"] = body.get("integration_types") or [0]
             else:
                 command["guild_id"] = str(guild_id)
             stored.append(command)
@@ -354,4 +356,9 @@ class World:
 
 def _same_command(old: Json, body: Json) -> bool:
     keys = ("description", "options", "default_member_permissions", "nsfw", "contexts", "integration_types")
+    # Compared as stored: null integration_types is [0]; no options and [] are the same (none kept).
+    if "integration_types" in body:
+        body = {**body, "integration_types": body["integration_types"] or [0]}
+    if "options" in body:
+        body = {**body, "options": body["options"] or None}
     return all(old.get(k) == body.get(k) for k in keys if k in body)

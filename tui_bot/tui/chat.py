@@ -2,7 +2,8 @@
 
 Pick a channel and a member, type a message (or ``/command option:value``), and the bot's replies
 appear as Discord shows them: embeds as coloured panels, buttons and selects that work with the
-keyboard and the mouse (acting as the chosen member), ephemeral replies marked as such, edits in place,
+keyboard and the mouse (acting as the chosen member), forms the bot opens as a dialog to fill in and
+submit as that member (:mod:`tui_bot.tui.chat_form`), ephemeral replies marked as such, edits in place,
 deleted messages kept but marked. The input has the keyboard; ``Up`` (from an empty input) or
 ``Shift+Tab`` reaches the replies' buttons and selects, ``Esc`` comes back.
 
@@ -14,7 +15,7 @@ in a worker; a failure becomes a notification and a line in the chat, never an a
 The pane's widgets are in :mod:`tui_bot.tui.chat_widgets`, the history (following the newest
 message) in :mod:`tui_bot.tui.chat_log`, the message line's slash command parser and mentions in
 :mod:`tui_bot.tui.slash_line`, how a message looks in :mod:`tui_bot.tui.chat_render` and its CSS in
-``chat.tcss``. What remains here is the pane itself, one widget with many handlers (under 500 lines): its
+``chat.tcss``. What remains here is the pane itself, one widget with many handlers (about 500 lines): its
 pickers, the event follower, the input, its keys and the component clicks share its state.
 """
 
@@ -25,7 +26,7 @@ import logging
 from datetime import tzinfo
 from itertools import islice
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import events, on, work
 from textual.actions import SkipAction
@@ -39,8 +40,10 @@ from textual.widgets import Button, Input, Select, Static
 from textual.worker import Worker, WorkerState
 
 from tui_bot.sandbox import CallbackType, EventKind, InteractionHandle, Sandbox, SandboxEvent
+from tui_bot.sandbox.validation import check_member_content
 from tui_bot.sandbox.world import Channel, Guild, Json, Message
 
+from .chat_form import FormOpened, FormScreen
 from .chat_log import ChatLog
 from .chat_widgets import ChatNotice, ComponentButton, ComponentSelect, MessageView
 from .discord_text import Directory
@@ -390,6 +393,12 @@ class ChatPane(Vertical):
         text = event.value.strip()
         if not text:
             return
+        if not text.startswith("/") or text.startswith("//"):
+            try:  # Discord refuses a member's message over its limit: keep the text to shorten it
+                check_member_content(text[1:] if text.startswith("//") else text)
+            except ValueError as error:
+                self.report(f"Not sent: {error}. Shorten it and press Enter again")
+                return
         event.input.clear()
         self.chat_log.jump_to_newest()  # as on Discord: what you send, you see
         if text.startswith("//"):  # "//shrug" sends "/shrug" as a plain message
@@ -412,7 +421,7 @@ class ChatPane(Vertical):
     @work(group=ACTIONS, exit_on_error=False, name="run the slash command")
     async def run_slash(self, member_id: int, channel_id: int, call: SlashCall) -> None:
         handle = await self.sandbox.invoke_slash(member_id, channel_id, call.command, options=call.options)
-        await self._await_answer(handle)
+        await self._await_answer(handle, member_id)
 
     # -- components --
 
@@ -440,23 +449,46 @@ class ChatPane(Vertical):
 
     @work(group=ACTIONS, exit_on_error=False, name="press the button")
     async def click(self, member_id: int, message_id: int, custom_id: str | None) -> None:
-        await self._await_answer(await self.sandbox.click_button(member_id, message_id, custom_id))
+        await self._await_answer(await self.sandbox.click_button(member_id, message_id, custom_id), member_id)
 
     @work(group=ACTIONS, exit_on_error=False, name="pick the option")
     async def pick(self, member_id: int, message_id: int, custom_id: str | None, value: str) -> None:
-        await self._await_answer(await self.sandbox.select(member_id, message_id, custom_id, [value]))
+        handle = await self.sandbox.select(member_id, message_id, custom_id, [value])
+        await self._await_answer(handle, member_id)
 
-    async def _await_answer(self, handle: InteractionHandle) -> None:
+    async def _await_answer(self, handle: InteractionHandle, member_id: int) -> None:
         # What the bot sends shows up through the event log; waiting here turns "the application did
         # not respond" and refused callbacks into errors the operator sees.
         response = await handle.response(timeout=INTERACTION_TIMEOUT)
         if response.type is CallbackType.MODAL:
-            title = (response.modal or {}).get("title", "")
-            self.post_message(
-                self.Notice(
-                    f"The bot opened a form ({title!r}); the chat pane cannot show forms yet.", "warning"
-                )
-            )
+            self.post_message(FormOpened(handle, member_id))
+
+    # -- forms --
+
+    @on(FormOpened)
+    def _open_form(self, opened: FormOpened) -> None:
+        """Show the bot's form as a dialog, submitted as the member the bot showed it to."""
+        member = self.guild.members.get(opened.member_id) if self.guild is not None else None
+        name = (member.nick or member.user.display_name) if member is not None else str(opened.member_id)
+        title = opened.title
+        opened_line = f"📝 The bot opened the form {title!r} for {name}"
+        self.chat_log.mount(ChatNotice(opened_line, self.channel_id, "info"))
+
+        async def submit(values: dict[str, Any]) -> None:
+            answer = await self.sandbox.submit_modal(opened.member_id, opened.handle, values)
+            self.await_form_answer(answer, opened.member_id)
+
+        def closed(submitted: bool | None) -> None:
+            if not submitted:  # as on Discord: a closed form sends nothing
+                closed_line = f"Form {title!r} closed: nothing was sent"
+                self.chat_log.mount(ChatNotice(closed_line, self.channel_id, "info"))
+            self.focus_input()
+
+        self.app.push_screen(FormScreen(opened.modal, self._view().directory, name, submit), closed)
+
+    @work(group=ACTIONS, exit_on_error=False, name="submit the form")
+    async def await_form_answer(self, handle: InteractionHandle, member_id: int) -> None:
+        await self._await_answer(handle, member_id)
 
     # -- errors and notices --
 

@@ -216,7 +216,7 @@ def component_spec(component: Json, directory: Directory) -> ComponentSpec | Non
     if kind == BUTTON:
         return _button_spec(component)
     if kind in SELECT_TYPES:
-        options = _select_options(component, directory)
+        options = select_options(component, directory)
         defaults = [o["value"] for o in component.get("options") or [] if o.get("default")]
         defaults += [str(d["id"]) for d in component.get("default_values") or [] if "id" in d]
         return ComponentSpec(
@@ -252,7 +252,7 @@ def _button_spec(component: Json) -> ComponentSpec:
     )
 
 
-def _select_options(component: Json, directory: Directory) -> tuple[tuple[str, str], ...]:
+def select_options(component: Json, directory: Directory) -> tuple[tuple[str, str], ...]:
     """A string select's own options; for user, role, channel and mentionable selects the guild's
     members, roles or channels, as Discord's client offers them."""
     kind = component.get("type")

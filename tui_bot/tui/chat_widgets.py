@@ -159,8 +159,9 @@ def _is_component(node: object) -> TypeGuard[ComponentButton | ComponentSelect]:
 
 
 class ChatNotice(Static):
-    """A line from the console itself in the chat (an error, a modal the pane cannot show)."""
+    """A line from the console itself in the chat: an error (``"error"``), a warning, or news such as a
+    form the bot opened (``"info"``)."""
 
-    def __init__(self, text: str, channel_id: int | None, *, severity: str = "error") -> None:
+    def __init__(self, text: str, channel_id: int | None, severity: str = "error") -> None:
         super().__init__(Text(text), classes=f"chat-notice -{severity}")
         self.channel_id = channel_id
