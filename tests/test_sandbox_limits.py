@@ -584,6 +584,42 @@ async def test_discord_py_waits_out_the_daily_window_and_retries(discord_sandbox
     assert [r[2] for r in sb.requests if r[0] == "PUT"] == [200, 429, 200]
 
 
+async def test_the_control_api_shows_the_limits_and_changes_the_command_limits(
+    discord_sandbox: Sandbox,
+) -> None:
+    """What a bot of any library, run against ``sandbox serve``, has to reach the daily limit quickly."""
+    sb = discord_sandbox
+    url = f"{sb.base_url}/_sandbox/limits"
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url) as response:
+            state = await response.json()
+        assert (
+            state["commands"]["daily_creates"] == 200
+            and state["commands"]["remaining_creates"]["global"] == 200
+        )
+        assert {"name": "embed.fields", "value": 25} in [
+            {"name": row["name"], "value": row["value"]} for row in state["table"]
+        ]
+        # A bad value changes nothing, not even the good one sent with it.
+        bad = {"commands": {"chat_input": 10, "daily_creates": -1}}
+        async with session.patch(url, json=bad) as response:
+            assert response.status == 400
+            assert "daily_creates must be a whole number of at least 0" in (await response.json())["error"]
+        assert sb.command_limits.chat_input == 100 and sb.command_limits.daily_creates == 200
+        async with session.patch(url, json={"commands": {"daily_creates": 2}}) as response:
+            assert response.status == 200 and (await response.json())["commands"]["daily_creates"] == 2
+        async with session.patch(url, json={"limits": {"content": 4000}}) as response:
+            assert (
+                response.status == 400 and "the rest of Discord's limits are fixed" in await response.text()
+            )
+    async with rest_client(sb, max_ratelimit_timeout=30.0) as bot:
+        tree_bot(["a", "b"])(bot)
+        assert len(await bot.tree.sync()) == 2
+        tree_bot(["c"])(bot)
+        with pytest.raises(discord.RateLimited):
+            await bot.tree.sync()
+
+
 def test_command_limits_refuse_bad_settings() -> None:
     limits = CommandLimits()
     for setting, value in (("chat_input", -1), ("daily_creates", 1.5), ("daily_reset_after", 0)):

@@ -86,6 +86,9 @@ Forwarded to the Sandbox's Python API:
 ``GET /_sandbox/transcript?limit=50``
     ``{"lines": [...]}``: the most recent gateway frames (both ways), gateway closes and REST calls,
     oldest first (``transcript``).
+``GET /_sandbox/limits``; ``PATCH /_sandbox/limits`` ``{"commands": {"daily_creates": 3, ...}}``
+    Discord's limits the sandbox enforces (the table) and the application-command limits with the
+    creates left today per scope; PATCH changes the command limits (``control_limits``).
 """
 
 from __future__ import annotations
@@ -115,6 +118,7 @@ from .control_http import (
     respond,
 )
 from .control_interactions import InteractionControls
+from .control_limits import LimitControls
 from .events import EventKind, SandboxEvent
 from .payloads import channel_payload, member_payload, role_payload, user_payload
 from .world import Json, WorldError
@@ -140,6 +144,7 @@ class ControlApi:
         self.faults = FaultControls(sandbox)
         self.gateway = GatewayControls(sandbox)
         self.bans = BanControls(sandbox)
+        self.limits = LimitControls(sandbox)
 
     def _routes(self) -> list[ControlRoute]:
         return [
@@ -156,6 +161,7 @@ class ControlApi:
             ControlRoute("POST", "/members", self.add_member),
             ControlRoute("DELETE", "/members", self.remove_member),
             *self.bans.routes(),
+            *self.limits.routes(),
         ]
 
     def install(self, app: web.Application) -> None:

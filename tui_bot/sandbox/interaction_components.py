@@ -10,18 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from .component_types import (
+    BUTTON,
+    CHANNEL_SELECT,
+    ROLE_SELECT,
+    STRING_SELECT,
+    USER_SELECT,
+)
 from .interaction_refs import InteractionError, Resolved, find_channel, find_role, find_user
 from .world import Guild, Json, Message, World
 
-BUTTON = 2
-STRING_SELECT = 3
-USER_SELECT = 5
-ROLE_SELECT = 6
-MENTIONABLE_SELECT = 7
-CHANNEL_SELECT = 8
-TEXT_DISPLAY = 10
-LABEL = 18
-SELECT_TYPES = (STRING_SELECT, USER_SELECT, ROLE_SELECT, MENTIONABLE_SELECT, CHANNEL_SELECT)
 LINK_STYLE, PREMIUM_STYLE = 5, 6
 
 

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from .component_types import IS_COMPONENTS_V2
 from .events import EventKind, EventLog, SandboxEvent
 from .interaction_refs import InteractionError
 from .world import Json, Message, User, World
@@ -27,7 +28,6 @@ SUPPRESS_EMBEDS = 1 << 2
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
 SUPPRESS_NOTIFICATIONS = 1 << 12
-IS_COMPONENTS_V2 = 1 << 15
 # Flags a bot may set on an interaction message; the others are Discord's to set.
 SETTABLE_FLAGS = SUPPRESS_EMBEDS | EPHEMERAL | SUPPRESS_NOTIFICATIONS | IS_COMPONENTS_V2
 MESSAGE_CHAT_INPUT_COMMAND, MESSAGE_CONTEXT_MENU_COMMAND = 20, 23

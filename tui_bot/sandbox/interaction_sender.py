@@ -14,10 +14,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .commands_resolver import build_command_data
+from .component_types import BUTTON, SELECTS
 from .events import EventKind
 from .forms_submit import modal_submit_data
 from .gateway import GatewayHub
-from .interaction_components import BUTTON, SELECT_TYPES, find_component, select_values
+from .interaction_components import find_component, select_values
 from .interaction_model import (
     ATTACHMENT_SIZE_LIMIT,
     CallbackType,
@@ -145,7 +146,7 @@ class InteractionSender:
     ) -> InteractionHandle:
         """Pick ``values`` in a select menu on ``message`` (``custom_id=None``: its only select)."""
         target = self._message_ref(message)
-        component = find_component(target, custom_id, types=SELECT_TYPES)
+        component = find_component(target, custom_id, types=SELECTS)
         guild_obj, channel_obj = self._channel(target.channel_id)
         member = self._member(guild_obj, channel_obj, author)
         resolved = Resolved(self.world, guild_obj, channel_obj, member, self._base_url)

@@ -14,15 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .component_types import ACTION_ROW, BUTTON, IS_COMPONENTS_V2, SELECTS, STRING_SELECT, TEXT_DISPLAY
 from .limits import limit
 from .rest_http import ApiError
 from .world import Json
 
-IS_COMPONENTS_V2 = 1 << 15
-ACTION_ROW = 1
-BUTTON = 2
-TEXT_DISPLAY = 10
-SELECTS = (3, 5, 6, 7, 8)  # string, user, role, mentionable and channel selects
 # Discord's answer to a row holding too much (what bots log: "In components.0.components.5: The
 # specified component exceeds the maximum width").
 TOO_WIDE = "The specified component exceeds the maximum width"
@@ -215,7 +211,7 @@ def _one_component_errors(errors: FormErrors, component: Json, path: Path) -> No
         return
     errors.too_long((*path, "placeholder"), component.get("placeholder"), "select.placeholder")
     options = component.get("options")
-    if kind == SELECTS[0] and (
+    if kind == STRING_SELECT and (
         not isinstance(options, list) or not 1 <= len(options) <= limit("select.options")
     ):
         errors.add((*path, "options"), bad_length(1, limit("select.options")))

@@ -19,6 +19,15 @@ from rich.console import Console, Group, RenderableType
 from rich.style import Style
 from rich.text import Text
 
+from tui_bot.sandbox.component_types import (
+    BUTTON,
+    CHANNEL_SELECT,
+    ROLE_SELECT,
+    SELECTS,
+    STRING_SELECT,
+    TEXT_DISPLAY,
+    USER_SELECT,
+)
 from tui_bot.sandbox.interaction_components import walk
 from tui_bot.sandbox.world import Json, Message
 
@@ -27,10 +36,7 @@ from .discord_text import Directory, discord_markdown, embed_panel, rgb
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7  # a deferred interaction's "thinking" placeholder
 
-# Component types (Discord API) and button styles.
-BUTTON, STRING_SELECT, TEXT_DISPLAY = 2, 3, 10
-USER_SELECT, ROLE_SELECT, MENTIONABLE_SELECT, CHANNEL_SELECT = 5, 6, 7, 8
-SELECT_TYPES = (STRING_SELECT, USER_SELECT, ROLE_SELECT, MENTIONABLE_SELECT, CHANNEL_SELECT)
+# Discord's button styles that are not pressed in the chat.
 LINK_STYLE, PREMIUM_STYLE = 5, 6
 # Discord's button styles as Textual Button variants: primary (blurple), secondary, success, danger.
 ButtonVariant = Literal["default", "primary", "success", "warning", "error"]
@@ -215,7 +221,7 @@ def component_spec(component: Json, directory: Directory) -> ComponentSpec | Non
     kind = component.get("type")
     if kind == BUTTON:
         return _button_spec(component)
-    if kind in SELECT_TYPES:
+    if kind in SELECTS:
         options = select_options(component, directory)
         defaults = [o["value"] for o in component.get("options") or [] if o.get("default")]
         defaults += [str(d["id"]) for d in component.get("default_values") or [] if "id" in d]

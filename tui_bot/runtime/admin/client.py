@@ -189,7 +189,12 @@ class AdminClient:
             async with asyncio.timeout(within):
                 return await future
         except OSError as error:
-            raise ConnectionLost(str(error)) from None
+            # The bot may have answered before it closed (a refusal sent at once): the reader has it.
+            try:
+                async with asyncio.timeout(1):
+                    return await future
+            except TimeoutError:
+                raise ConnectionLost(str(error)) from None
         finally:
             self._pending.pop(ident, None)
 

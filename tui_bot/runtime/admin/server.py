@@ -170,7 +170,7 @@ class AdminServer:
             peer = self._peer(writer, over_tcp=over_tcp)
         except Refused as refusal:
             log.warning("Admin endpoint: refused a connection: %s", refusal)
-            await self._tell_refused(writer, str(refusal))
+            await self._tell_refused(reader, writer, str(refusal))
             return
         assert self._verbs is not None
         verbs = self._verbs
@@ -201,7 +201,14 @@ class AdminServer:
             raise Refused(f"a process of user id {uid} (pid {pid}) is not the bot's user ({os.geteuid()})")
         return Peer(f"a console on the socket, pid {pid}", needs_token=False)
 
-    async def _tell_refused(self, writer: asyncio.StreamWriter, reason: str) -> None:
+    async def _tell_refused(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, reason: str
+    ) -> None:
+        # Take the client's hello first: closing with it unread would reset the connection, and a
+        # client still writing its hello would then see a broken pipe instead of the reason.
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2):
+                await reader.readline()
         with contextlib.suppress(Exception):
             writer.write(encode({"id": None, "ok": False, "refused": True, "error": reason}))
             async with asyncio.timeout(2):
