@@ -16,7 +16,7 @@ TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456789A
 
 
 def run_cli(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "BOT_OWNER_ID")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "BOT_OWNER_ID", "DATABASE_URL")}
     return subprocess.run(
         [sys.executable, "-m", "tui_bot", *args],
         cwd=cwd,
@@ -85,6 +85,33 @@ def test_check_config_reports_and_exits_0_or_78(tmp_path: Path) -> None:
     bad = run_cli(tmp_path, "--check-config")
     assert bad.returncode == 78
     assert "'status.type'" in bad.stderr and '"dancing"' in bad.stderr
+
+
+def test_check_config_says_which_database_a_run_opens_without_its_password(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(f"DISCORD_TOKEN={TOKEN}\nBOT_OWNER_ID=42\n")
+    sqlite = run_cli(tmp_path, "--check-config")
+    assert sqlite.returncode == 0
+    assert (
+        "database: SQLite at ./data/bot.db (set DATABASE_URL or database.url for PostgreSQL)" in sqlite.stdout
+    )
+
+    (tmp_path / "config.json").write_text(
+        json.dumps({"database": {"url": "postgresql://bot:hunter22@db/bot"}})
+    )
+    configured = run_cli(tmp_path, "--check-config")
+    assert "database: PostgreSQL at postgresql://bot@db/bot (config.json's database.url)" in configured.stdout
+    # DATABASE_URL in .env wins, as it does when the bot runs.
+    with (tmp_path / ".env").open("a") as env:
+        env.write("DATABASE_URL=postgresql://ops:swordfish9@10.0.0.5:5432/prod\n")
+    overridden = run_cli(tmp_path, "--check-config")
+    assert overridden.returncode == 0
+    assert (
+        "database: PostgreSQL at postgresql://ops@10.0.0.5:5432/prod (DATABASE_URL, which wins over "
+        "config.json's database.url)"
+    ) in overridden.stdout
+    for result in (configured, overridden):
+        assert "hunter22" not in result.stdout + result.stderr
+        assert "swordfish9" not in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from tui_bot import __version__, exit_codes
 
 if TYPE_CHECKING:
     from tui_bot.config import ConfigStore
+    from tui_bot.config.model import BotConfig
     from tui_bot.runtime import BotRuntime
 
 
@@ -94,14 +95,18 @@ def check_config(config_path: Path, env_file: Path, *, sandbox: bool) -> int:
     Every problem of the config file is listed at once (one per line), and .env is checked too.
     """
     from tui_bot.config import ConfigFileError, ConfigStore, EnvError, read_env
+    from tui_bot.config.model import BotConfig
 
     code = exit_codes.OK
+    model: BotConfig | None = BotConfig()
     if config_path.exists():
         try:
             store = ConfigStore.load(config_path, create=False)
         except ConfigFileError as error:
             code = _fail(str(error))
+            model = None
         else:
+            model = store.model
             for warning in store.warnings:
                 print(f"warning: {warning}")
             print(f"{config_path}: valid")
@@ -114,7 +119,20 @@ def check_config(config_path: Path, env_file: Path, *, sandbox: bool) -> int:
     token = "set" if secrets.token else "not set (not needed with --sandbox)"
     owners = ", ".join(map(str, secrets.owner_ids)) or "none"
     print(f"{env_file}: valid (DISCORD_TOKEN {token}; BOT_OWNER_ID {owners})")
+    if model is not None:
+        print(f"database: {_database_in_use(model, secrets.database_url)}")
     return code
+
+
+def _database_in_use(model: BotConfig, env_url: str | None) -> str:
+    """Which database a run would open (DATABASE_URL wins over database.url), its password never shown."""
+    from tui_bot.storage.urls import url_without_password as shown
+
+    if env_url:
+        return f"PostgreSQL at {shown(env_url)} (DATABASE_URL, which wins over config.json's database.url)"
+    if model.database.url:
+        return f"PostgreSQL at {shown(model.database.url)} (config.json's database.url)"
+    return f"SQLite at {model.database.path} (set DATABASE_URL or database.url for PostgreSQL)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
