@@ -136,3 +136,21 @@ async def test_the_help_menu_from_the_consoles_chat_tab(console) -> None:  # noq
         await message_with(pilot, pane, "📖 Help")
         assert [w.spec.custom_id for w in menu.components] == ["help:category"]
         assert not app.errors_notified()
+
+
+async def test_a_process_running_some_shards_shows_its_own_shards_in_the_status_bar(
+    console,  # noqa: F811
+) -> None:
+    # Shards 2 and 3 of 4, as a cluster worker or `--shard-count 4 --shard-ids 2-3` runs them.
+    console.write_config(sharding={"shard_count": 4, "shard_ids": [2, 3]})
+    app = console.build()
+    async with running(app):
+        status = app.status
+        await wait_until(lambda: "shards 2-3 of 4: 2/2 ready" in status.render().plain, what="both ready")
+        # A drop of one of them shows as one of this process's two, not as two of four down.
+        sandbox = app.runtime.sandbox
+        assert sandbox is not None
+        await sandbox.drop_gateway(shard_id=3, hold=True)
+        await wait_until(lambda: "shards 2-3 of 4: 1/2 ready" in status.render().plain, what="shard 3 down")
+        sandbox.release_gateway()
+        await wait_until(lambda: "shards 2-3 of 4: 2/2 ready" in status.render().plain, what="back")

@@ -83,6 +83,11 @@ class BotReader:
     def shard_count(self) -> int:
         return self.bot.shard_count or 1
 
+    def shard_ids(self) -> tuple[int, ...] | None:
+        """The shards this process runs when it runs only some (a cluster worker, ``--shard-ids``)."""
+        ids = getattr(self.bot, "shard_ids", None)
+        return tuple(sorted(ids)) if ids else None
+
     def auto_reload(self) -> bool:
         """Whether hot reload is on (the saved setting; the watcher follows it)."""
         return bool(self.bot.config.model.auto_reload)

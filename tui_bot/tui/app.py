@@ -346,6 +346,7 @@ class ConsoleApp(App[int]):
         status = self.status
         status.latency_ms = link.gateway_latency_ms()
         status.shard_count = link.shard_count()
+        status.shard_ids = link.shard_ids()
         status.guilds = link.guild_count()
         status.auto_reload = link.auto_reload()
 

@@ -117,6 +117,10 @@ class BotLink(abc.ABC):
     def shard_count(self) -> int: ...
 
     @abc.abstractmethod
+    def shard_ids(self) -> tuple[int, ...] | None:
+        """The shards this bot's process runs, when it runs only some of them."""
+
+    @abc.abstractmethod
     def guild_count(self) -> int: ...
 
     @abc.abstractmethod
@@ -239,6 +243,9 @@ class InProcessLink(BotLink):
 
     def shard_count(self) -> int:
         return self._reader().shard_count()
+
+    def shard_ids(self) -> tuple[int, ...] | None:
+        return self._reader().shard_ids()
 
     def guild_count(self) -> int:
         return len(self._bot().guilds)

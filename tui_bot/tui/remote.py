@@ -265,6 +265,12 @@ class RemoteLink(BotLink):
     def shard_count(self) -> int:
         return int(self._field("shard_count", 1) or 1)
 
+    def shard_ids(self) -> tuple[int, ...] | None:
+        ids = self._field("shard_ids")
+        if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+            return None
+        return tuple(ids) or None
+
     def guild_count(self) -> int:
         return int(self._field("guilds", 0) or 0)
 

@@ -116,6 +116,7 @@ class AdminVerbs:
             "shards": {str(shard): state for shard, state in self.tracker.shards.items()},
             "latency_ms": reader.gateway_latency_ms(),
             "shard_count": reader.shard_count(),
+            "shard_ids": reader.shard_ids(),
             "guilds": len(bot.guilds),
             "auto_reload": reader.auto_reload(),
             "application_id": bot.application_id,

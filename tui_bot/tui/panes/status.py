@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from tui_bot.config.shards import format_shard_ids
 from tui_bot.tui.connection import ConnectionState
 from tui_bot.tui.panes.metrics import format_ms
 
@@ -24,6 +25,8 @@ class StatusBar(Widget):
     target = reactive("Discord")  # "sandbox" or "Discord"
     note = reactive("")  # e.g. "shutting down…", shown after the state
     shard_count = reactive(1)
+    # The shards this process runs when it runs only some (a cluster worker): None for all of them.
+    shard_ids: reactive[tuple[int, ...] | None] = reactive(None)
     shard_states: reactive[dict[int, ConnectionState]] = reactive(dict, always_update=True)
     latency_ms: reactive[float | None] = reactive(None)
     guilds = reactive(0)
@@ -36,7 +39,13 @@ class StatusBar(Widget):
         if self.note:
             text.append(f" ({self.note})", style="italic")
         parts = [self.target]
-        if self.shard_states:
+        ids = self.shard_ids
+        if ids and len(ids) < self.shard_count:
+            # A worker: its own shards, and how many of those are ready (not "2/4", as if two were down).
+            ready = sum(self.shard_states.get(i) is ConnectionState.READY for i in ids)
+            own = f"shards {format_shard_ids(ids)} of {self.shard_count}"
+            parts.append(f"{own}: {ready}/{len(ids)} ready" if self.shard_states else own)
+        elif self.shard_states:
             ready = sum(state is ConnectionState.READY for state in self.shard_states.values())
             parts.append(f"shards {ready}/{self.shard_count} ready")
         else:
