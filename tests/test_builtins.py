@@ -280,6 +280,31 @@ async def test_config_views_and_changes_role_rules(harness: BotHarness) -> None:
 # -- bot owner -----------------------------------------------------------------------------------
 
 
+async def test_reload_all_names_the_slash_commands_it_added_and_how_to_sync_them(harness: BotHarness) -> None:
+    harness.write_extension("late", LATE.replace("VERSION", "v1"))
+    add_admin(harness)
+    await harness.start(cooldowns=ROOMY)
+    quiet = await embed_of(harness, "operator", "!reload all")  # nothing new: no hint
+    assert quiet["title"] == "✅ Extensions reloaded" and "slash command" not in quiet["description"]
+
+    # v2 adds a hybrid command: it is in the bot's tree, not yet in Discord's list.
+    harness.write_extension(
+        "late",
+        LATE.replace("VERSION", "v2").replace(
+            "class Late(commands.Cog):",
+            "class Late(commands.Cog):\n"
+            "    @commands.hybrid_command(description='Later still')\n"
+            "    async def later(self, ctx):\n"
+            "        await ctx.send('later')\n",
+        ),
+    )
+    every = await embed_of(harness, "operator", "!reload all")
+    assert every["title"] == "✅ Extensions reloaded"
+    assert every["description"].endswith(
+        "reload all added 1 slash command(s): use `!sync` to show them in Discord."
+    ), every["description"]
+
+
 async def test_load_unload_reload_by_prefix_and_slash(harness: BotHarness) -> None:
     harness.write_extension("broken", BROKEN)
     add_admin(harness)

@@ -64,6 +64,33 @@ async def test_extension_keys_load_unload_reload_and_reload_all(console) -> None
 
         await pilot.press("R")
         await wait_until(lambda: ("reload all: 2 ok", "information") in app.notified)
+        assert not any("slash command" in m for m, _ in app.notified)
+
+        # A reload of everything that brings a new slash command says to sync, as a load does.
+        spare.write_text(
+            textwrap.dedent(
+                """
+                from discord.ext import commands
+
+                @commands.command()
+                async def extra(ctx):
+                    await ctx.send("extra")
+
+                @commands.hybrid_command(description="Extra, as a slash command")
+                async def extraslash(ctx):
+                    await ctx.send("extra")
+
+                async def setup(bot):
+                    bot.add_command(extra)
+                    bot.add_command(extraslash)
+                """
+            ),
+            encoding="utf-8",
+        )
+        await pilot.press("R")
+        await wait_until(
+            lambda: ("reload all added 1 slash command(s): press s to sync", "warning") in app.notified
+        )
 
         # A reload that fails is an error notification; the previous version keeps running.
         spare.write_text("def broken(:\n", encoding="utf-8")

@@ -82,10 +82,18 @@ class BatchResult(ActionResult):
 
     action: str
     results: list[ExtensionResult] = field(default_factory=list)
+    # Slash commands the reloaded code added to the tree: they reach Discord only with a sync.
+    slash_commands_added: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         return all(result.ok for result in self.results)
+
+    def sync_hint(self, how: str) -> str | None:
+        """``reload all added 2 slash command(s): press s to sync``; None when it added none."""
+        if not self.slash_commands_added:
+            return None
+        return f"{self.action} added {len(self.slash_commands_added)} slash command(s): {how}"
 
     def describe(self) -> str:
         if not self.results:
@@ -178,8 +186,16 @@ class BotActions:
 
     async def reload_all(self) -> BatchResult:
         """Reload every loaded extension."""
-        result = BatchResult("reload all", await self.bot.extension_manager.reload_all())
+        before = sync_module.tree_commands(self.bot)
+        results = await self.bot.extension_manager.reload_all()
+        added = tuple(sorted(sync_module.tree_commands(self.bot) - before))
+        result = BatchResult("reload all", results, slash_commands_added=added)
         log.info("%s", result.describe())
+        hint = result.sync_hint(
+            f"press s to sync in the console, or use {self.bot.config.model.prefix}sync in Discord"
+        )
+        if hint is not None:
+            log.info("%s (new: %s)", hint, ", ".join(added))
         return result
 
     async def reload_all_everywhere(self) -> ActionResult:

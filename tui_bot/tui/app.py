@@ -36,7 +36,7 @@ from textual.widgets import Footer, Header, HelpPanel, TabbedContent, TabPane
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from tui_bot import exit_codes
-from tui_bot.core.actions import ExtensionChange, ExtensionVerb
+from tui_bot.core.actions import BatchResult, ExtensionChange, ExtensionVerb
 from tui_bot.core.bot import TuiBot
 from tui_bot.core.extensions import ExtensionResult
 from tui_bot.core.results import ActionResult
@@ -511,7 +511,9 @@ class ConsoleApp(App[int]):
     def _hint_sync(self, result: ActionResult) -> None:
         """Say plainly when a load added slash commands: Discord shows them only after a sync (the
         action layer has logged the same)."""
-        if isinstance(result, ExtensionChange) and (hint := result.sync_hint("press s to sync")):
+        if not isinstance(result, ExtensionChange | BatchResult):
+            return
+        if (hint := result.sync_hint("press s to sync")) is not None:
             self.notify(hint, severity="warning", timeout=15, markup=False)
 
     @on(HotReloaded)

@@ -90,12 +90,14 @@ def cluster_action_embed(result: ClusterActionResult, redact: Redact) -> discord
     return error_embed(f"`{result.name}`: {past} on {done} of {len(result.replies)} workers", text)
 
 
-def batch_embed(result: BatchResult, redact: Redact) -> discord.Embed:
-    """``reload all``: one line per extension."""
+def batch_embed(result: BatchResult, redact: Redact, prefix: str = "!") -> discord.Embed:
+    """``reload all``: one line per extension, and how to sync the slash commands it added."""
     lines = [
         f"✅ `{r.name}` in {r.seconds * 1000:.0f} ms" if r.ok else f"❌ `{r.name}`: {redact(r.error or '')}"
         for r in result.results
     ]
+    if (hint := result.sync_hint(f"use `{prefix}sync`")) is not None:
+        lines.append(f"\n{hint} to show them in Discord.")
     title = "Extensions reloaded" if result.ok else "Some extensions failed to reload"
     text = "\n".join(lines) or "No extension is loaded."
     return (success_embed if result.ok else error_embed)(title, text[:4000])
@@ -193,7 +195,8 @@ class Owner(commands.Cog, name="Bot owner"):
         if extension.strip().lower() == ALL_EXTENSIONS:
             result = await self.bot.actions.reload_all_everywhere()
             if isinstance(result, BatchResult):
-                await send_reply(ctx, embed=batch_embed(result, self._redact), kind=_kind(result.ok))
+                embed = batch_embed(result, self._redact, ctx.clean_prefix)
+                await send_reply(ctx, embed=embed, kind=_kind(result.ok))
             else:
                 await self._reply_extension(ctx, result)
             return
