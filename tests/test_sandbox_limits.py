@@ -22,6 +22,7 @@ import discord
 import pytest
 from discord.ext import commands
 from discord.http import Route
+from helpers.waiting import wait_until
 
 from tui_bot.sandbox import LIMITS, CommandLimits, Sandbox
 from tui_bot.sandbox.limits import limit
@@ -547,32 +548,36 @@ async def raw_put_commands(sb: Sandbox, body: list[dict[str, Any]]) -> tuple[int
 
 
 async def test_daily_command_creates(discord_sandbox: Sandbox) -> None:
-    """After the day's creates (3 here, Discord's 200), a sync creating more is a 429 with code 30034:
-    a rate limit of a day, which discord.py raises as ``RateLimited`` past ``max_ratelimit_timeout``.
-    Re-syncing commands that exist creates nothing; each guild has its own count."""
+    """After the day's creates (3 here, Discord's 200), a sync creating more is a 429 with code 30034,
+    which discord.py raises at once (no waiting a day), as bots see it from Discord. Re-syncing commands
+    that exist creates nothing; each guild has its own count."""
     sb = discord_sandbox
     sb.command_limits.daily_creates = 3
-    async with rest_client(sb, max_ratelimit_timeout=30.0) as bot:
+    async with rest_client(sb) as bot:
         tree_bot(["a", "b", "c"])(bot)
         assert len(await bot.tree.sync()) == 3
         assert len(await bot.tree.sync()) == 3  # nothing new: no creates used
         assert sb.command_limits.remaining_creates(None) == 0
         tree_bot(["d"])(bot)
-        with pytest.raises(discord.RateLimited) as limited:
-            await bot.tree.sync()
-        assert limited.value.retry_after > 86_000  # until the day's window resets
+        with pytest.raises(discord.HTTPException) as limited:
+            await asyncio.wait_for(bot.tree.sync(), 10)
+        assert limited.value.status == 429 and limited.value.code == 30034
+        assert str(limited.value) == (
+            "429 Too Many Requests (error code: 30034): "
+            "Max number of daily application command creates has been reached (3)"
+        )
         guild = discord.Object(sb.find_guild().id)
         bot.tree.remove_command("d")
         bot.tree.copy_global_to(guild=guild)
         assert len(await bot.tree.sync(guild=guild)) == 3  # a guild's creates are counted apart
     status, headers, body = await raw_put_commands(sb, [slash(n) for n in "abcd"])
-    assert status == 429 and headers["Via"] and float(headers["Retry-After"]) > 86_000
+    assert status == 429 and "Via" not in headers and float(headers["Retry-After"]) > 86_000  # a day
     assert body["code"] == 30034 and body["global"] is False
     assert body["message"] == "Max number of daily application command creates has been reached (3)"
     assert [c["name"] for c in sb.world.commands[None]] == ["a", "b", "c"]  # unchanged
 
 
-async def test_discord_py_waits_out_the_daily_window_and_retries(discord_sandbox: Sandbox) -> None:
+async def test_the_daily_window_resets_and_the_creates_are_there_again(discord_sandbox: Sandbox) -> None:
     sb = discord_sandbox
     sb.command_limits.daily_creates = 1
     sb.command_limits.daily_reset_after = 0.5
@@ -580,7 +585,11 @@ async def test_discord_py_waits_out_the_daily_window_and_retries(discord_sandbox
         tree_bot(["a"])(bot)
         await bot.tree.sync()
         tree_bot(["b"])(bot)
-        assert len(await bot.tree.sync()) == 2  # 429 first; discord.py slept retry_after, then it passed
+        with pytest.raises(discord.HTTPException) as limited:
+            await bot.tree.sync()
+        assert limited.value.code == 30034
+        await wait_until(lambda: sb.command_limits.remaining_creates(None) == 1, what="the window reset")
+        assert len(await bot.tree.sync()) == 2
     assert [r[2] for r in sb.requests if r[0] == "PUT"] == [200, 429, 200]
 
 
@@ -612,12 +621,13 @@ async def test_the_control_api_shows_the_limits_and_changes_the_command_limits(
             assert (
                 response.status == 400 and "the rest of Discord's limits are fixed" in await response.text()
             )
-    async with rest_client(sb, max_ratelimit_timeout=30.0) as bot:
+    async with rest_client(sb) as bot:
         tree_bot(["a", "b"])(bot)
         assert len(await bot.tree.sync()) == 2
         tree_bot(["c"])(bot)
-        with pytest.raises(discord.RateLimited):
+        with pytest.raises(discord.HTTPException) as limited:
             await bot.tree.sync()
+        assert limited.value.code == 30034
 
 
 def test_command_limits_refuse_bad_settings() -> None:

@@ -8,10 +8,11 @@ A bulk overwrite (``PUT applications/{id}[/guilds/{id}]/commands``) is refused, 
    commands of one type than :class:`~.limits.CommandLimits` allows (100 CHAT_INPUT, 15 USER, 15 MESSAGE);
 3. 429/30034 "Max number of daily application command creates has been reached (200)" when the
    commands it would create (those not there yet: Discord counts only new ones in an overwrite) are
-   more than the scope has left today. Discord answers this one as a rate limit, with ``retry_after``
-   until the day's window resets (what bots and libraries have logged since 2024); discord.py then
-   waits that long and retries, or raises ``discord.RateLimited`` when it is over the client's
-   ``max_ratelimit_timeout``.
+   more than the scope has left today. Discord answers this one with status 429 and the code, and
+   discord.py raises it at once as ``HTTPException`` ("429 Too Many Requests (error code: 30034)", as
+   bots report it from production): the answer carries ``retry_after`` until the day's window resets,
+   but not the ``Via`` header of Discord's ordinary rate limits, which is what would make discord.py
+   sleep a day and try again.
 
 Names follow "Application Command Naming" (application-commands.mdx): CHAT_INPUT command and option
 names match ``^[-_'\\p{L}\\p{N}\\p{sc=Deva}\\p{sc=Thai}]{1,32}$`` and use the lowercase variant of any
@@ -28,7 +29,6 @@ from typing import Any
 from aiohttp import web
 
 from .limits import CommandLimits, limit
-from .ratelimits import VIA
 from .rest_http import ApiError
 from .validation import FormErrors, Path, bad_length, max_length
 from .world import Json
@@ -158,8 +158,8 @@ def new_commands(commands: list[Json], existing: list[Json]) -> int:
 
 
 def daily_creates_refusal(limits: CommandLimits, retry_after: float) -> web.Response:
-    """Discord's 429/30034: a rate limit (``retry_after`` until the window resets, ``Via`` so
-    discord.py treats it as one) whose code says the day's command creates are used up."""
+    """Discord's 429/30034: the day's command creates are used up (``retry_after``: until the window
+    resets). No ``Via`` header: discord.py raises it as an ``HTTPException`` instead of sleeping."""
     most = limits.daily_creates
     body = {
         "message": f"Max number of daily application command creates has been reached ({most})",
@@ -171,6 +171,5 @@ def daily_creates_refusal(limits: CommandLimits, retry_after: float) -> web.Resp
         "Content-Type": "application/json",
         "Retry-After": str(max(1, math.ceil(retry_after))),
         "X-RateLimit-Scope": "shared",
-        "Via": VIA,
     }
     return web.Response(body=json.dumps(body, separators=(",", ":")).encode(), status=429, headers=headers)
