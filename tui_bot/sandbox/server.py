@@ -3,16 +3,17 @@
 The server runs in the caller's event loop (``AppRunner`` + ``TCPSite``), so a bot, the console and
 the sandbox share one loop and one clock, and tests can await bot behaviour without threads or sleeps.
 
-Why this module is over 400 lines: :class:`Sandbox` is the one public class users read, and it is a
-facade. Most methods are short, documented delegates to the part that does the work (``gateway``,
-``rest``, ``membership``, ``interactions``, ``faults``, ``ratelimits``, ``discord_py_target``), so most
-of the length is documentation; splitting the class would scatter the one page of the API across files.
+:class:`Sandbox` is the one public class users read, and a facade: most methods are short, documented
+delegates to the part that does the work (``gateway``, ``rest``, ``membership``, ``interactions``,
+``faults``, ``ratelimits``, ``discord_py_target``). This module holds its life cycle, what bots did and
+acting as members (why it is over 400 lines: mostly documentation); the knobs (faults, limits,
+settings) are in ``server_knobs`` and guilds, members and bans in ``server_guilds``, which it inherits.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -27,7 +28,6 @@ from .events import (
     EventLog,
     SandboxEvent,
 )
-from .faults import DEFAULT_RETRY_AFTER, Fault
 from .gateway import GatewayHub
 from .gateway_guard import DEFAULT_HEARTBEAT_GRACE, DEFAULT_SEND_LIMIT, DEFAULT_SEND_WINDOW, GatewayRules
 from .guild_routes import GuildRoutes
@@ -35,11 +35,10 @@ from .identify_limits import (
     DEFAULT_SESSION_RESET_AFTER,
     DEFAULT_SESSION_START_TOTAL,
     IdentifyLimits,
-    IdentifyRefusal,
 )
 from .interactions import InteractionApi, InteractionHandle
 from .limits import CommandLimits
-from .membership import Membership, create_guild, find_guild
+from .membership import Membership
 from .rest import API_PREFIX, RestApi
 from .rest_apps import ApplicationRoutes
 from .rest_dms import DirectMessageRoutes
@@ -49,14 +48,13 @@ from .rest_messages import (
     dispatch_reaction_remove,
     find_message,
 )
-from .transcript import Transcript
+from .server_guilds import SandboxGuilds
+from .server_knobs import SandboxKnobs
 from .validation import check_member_content
 from .world import (
-    Guild,
     Json,
     Member,
     Message,
-    User,
     World,
     WorldError,
 )
@@ -79,7 +77,7 @@ def _forget_handlers() -> None:
         cache.cache_clear()
 
 
-class Sandbox:
+class Sandbox(SandboxKnobs, SandboxGuilds):
     """A local Discord on loopback that the unmodified discord.py client connects to.
 
     ``async with Sandbox() as sb:`` starts it on a free port; ``sb.point_discord_py_here()`` makes
@@ -522,261 +520,3 @@ class Sandbox:
         upload, True/False for a checkbox. Fields left out keep what the bot set (see ``forms_submit``).
         """
         return await self.interactions.submit_modal(author, handle_or_modal, values)
-
-    # -- faults and membership --
-    # Gateway faults and settings live on the hub (gateway.py), REST faults and rate limits on the
-    # REST API (faults.py, ratelimits.py), membership changes in membership.py; these are the knobs.
-
-    @property
-    def recommended_shards(self) -> int:
-        """The shard count ``GET gateway/bot`` recommends (1 unless set); ``AutoShardedBot()`` uses it."""
-        return self.hub.recommended_shards
-
-    @recommended_shards.setter
-    def recommended_shards(self, count: int) -> None:
-        if count < 1:
-            raise ValueError("recommended_shards must be at least 1")
-        self.hub.recommended_shards = count
-
-    @property
-    def identify_limits(self) -> IdentifyLimits:
-        """The IDENTIFY rate limit and session start limit; its settings may be changed at any time
-        (``max_concurrency``, ``identify_window``, ``session_start_total``, ``session_reset_after``)."""
-        return self.hub.limits
-
-    @property
-    def command_limits(self) -> CommandLimits:
-        """Application-command limits (see ``limits``): ``chat_input``, ``user``, ``message`` per scope
-        and ``daily_creates`` per ``daily_reset_after`` seconds; change them at any time
-        (``sb.command_limits.daily_creates = 3``)."""
-        return self.rest.command_limits
-
-    @property
-    def identify_refusals(self) -> list[IdentifyRefusal]:
-        """Every IDENTIFY refused so far (bucket rule or session start limit), oldest first."""
-        return list(self.hub.limits.refusals)
-
-    @property
-    def resume_timeout(self) -> float:
-        """Seconds a disconnected session stays resumable, buffering its dispatches (60 unless set)."""
-        return self.hub.resume_timeout
-
-    @resume_timeout.setter
-    def resume_timeout(self, seconds: float) -> None:
-        self.hub.resume_timeout = seconds
-
-    async def drop_gateway(
-        self, *, code: int | None = None, shard_id: int | None = None, hold: bool = False
-    ) -> list[str]:
-        """Drop bot gateway connections (all, or one shard's); discord.py reconnects and RESUMEs.
-
-        ``code`` None aborts the TCP connection without a close frame (a network failure); an int sends
-        a close frame with that code (4000 is resumable; 4004 and 4010-4014 end the client). Dispatches
-        made after this returns wait in the session's buffer and are replayed on RESUME. ``hold``: the
-        drop lasts until :meth:`release_gateway` (new connections get no HELLO until then). Returns the
-        dropped session ids.
-        """
-        if hold:
-            self.hub.hold()
-        return await self.hub.drop(code=code, shard_id=shard_id)
-
-    def release_gateway(self) -> None:
-        """End a held drop (``drop_gateway(hold=True)``): waiting connections get HELLO and RESUME."""
-        self.hub.release()
-
-    async def send_reconnect(self, *, shard_id: int | None = None) -> list[str]:
-        """Send RECONNECT (op 7): discord.py closes the connection and RESUMEs. Returns the session ids."""
-        return await self.hub.send_reconnect(shard_id=shard_id)
-
-    async def invalidate_session(self, resumable: bool, *, shard_id: int | None = None) -> list[str]:
-        """Send INVALID_SESSION (op 9): ``True`` makes discord.py RESUME, ``False`` IDENTIFY anew.
-
-        discord.py waits ``before_identify_hook`` (5 s by default) before that new IDENTIFY.
-        """
-        return await self.hub.invalidate(resumable, shard_id=shard_id)
-
-    @property
-    def gateway_rules(self) -> GatewayRules:
-        """The send limit and zombie detection (``send_limit``, ``send_window``, ``heartbeat_grace``);
-        change them at any time."""
-        return self.hub.rules
-
-    @property
-    def transcript(self) -> Transcript:
-        """Recent gateway frames (both ways), gateway closes and REST calls: ``transcript.lines(50)``."""
-        return self.hub.transcript
-
-    def withhold_heartbeat_acks(self, count: int | None = None, *, shard_id: int | None = None) -> None:
-        """Send no HEARTBEAT_ACK for the next ``count`` heartbeats (None: until
-        :meth:`release_heartbeat_acks`), on every connection or one shard's. discord.py closes a
-        connection that has received nothing for ``heartbeat_timeout`` seconds (a ``Client`` option,
-        60 by default) and RESUMEs. Each withheld ACK is a ``fault`` event (``"withhold_acks"``)."""
-        self.hub.withhold_acks(count, shard_id=shard_id)
-
-    def release_heartbeat_acks(self) -> None:
-        """End :meth:`withhold_heartbeat_acks`: heartbeats are ACKed again."""
-        self.hub.release_acks()
-
-    async def request_heartbeat(self, *, shard_id: int | None = None) -> list[str]:
-        """Send op 1 HEARTBEAT, which a client must answer at once with a heartbeat; the answer is a
-        ``fault`` event (``"request_heartbeat"``, ``"answered"``, ``after`` seconds). Returns the
-        session ids asked."""
-        return await self.hub.request_heartbeat(shard_id=shard_id)
-
-    def force_429(
-        self,
-        count: int = 1,
-        *,
-        route: str | None = None,
-        global_: bool = False,
-        retry_after: float = DEFAULT_RETRY_AFTER,
-    ) -> Fault:
-        """Answer the next ``count`` requests (matching ``route``, e.g. ``"POST channels/*/messages"``)
-        with a 429 that discord.py retries after ``retry_after`` seconds; ``global_`` makes it global."""
-        return self.rest.faults.force_429(count, route=route, global_=global_, retry_after=retry_after)
-
-    def fail_route(
-        self,
-        pattern: str | None,
-        status: int | None = 500,
-        count: int | None = None,
-        *,
-        every: int = 1,
-        retry_after: float | None = None,
-    ) -> Fault:
-        """Answer requests matching ``pattern`` (None: every route) with a 5xx, ``count`` times or until
-        cleared. discord.py retries 500/502/504/524 after 1, 3, 5, 7 s; other 5xx raise at once.
-        ``every=2`` fails every other matching request; ``retry_after`` adds a ``Retry-After`` header;
-        ``status=None`` drops the connection instead (before handling the request)."""
-        return self.rest.faults.fail_route(pattern, status, count, every=every, retry_after=retry_after)
-
-    def fail_after_create(
-        self, pattern: str | None, status: int | None = 500, count: int | None = 1
-    ) -> Fault:
-        """Handle requests matching ``pattern`` (e.g. ``"POST channels/*/messages"``: the message is
-        created and dispatched), then answer ``status`` instead, or drop the connection if it is None;
-        ``count`` times (None: until cleared). A retry with the same nonce and ``enforce_nonce`` gets
-        the message that was created (see nonces.py); a retry without one posts it twice."""
-        return self.rest.faults.fail_after_create(pattern, status, count)
-
-    def delay_route(self, pattern: str | None, ms: float, count: int | None = None) -> Fault:
-        """Hold requests matching ``pattern`` (None: every route) ``ms`` milliseconds before handling."""
-        return self.rest.faults.delay_route(pattern, ms, count)
-
-    def clear_faults(self, fault: Fault | None = None) -> None:
-        """Remove one REST fault, or all of them."""
-        self.rest.faults.clear(fault)
-
-    def set_rate_limit(self, route_pattern: str, limit: int, per_seconds: float = 1.0) -> None:
-        """Allow ``limit`` requests per ``per_seconds`` in each bucket of routes matching ``route_pattern``
-        (a ``RoutePattern``: ``"[METHOD ]path"`` with ``*``/``{name}`` for a segment, ``**`` for any)."""
-        self.rest.rate_limits.set_route_limit(route_pattern, limit, per_seconds)
-
-    def set_global_rate_limit(self, limit: int | None, per_seconds: float = 1.0) -> None:
-        """Allow ``limit`` requests per ``per_seconds`` per bot across all routes (None: unlimited)."""
-        self.rest.rate_limits.set_global_limit(limit, per_seconds)
-
-    def reset_rate_limits(self) -> None:
-        """Back to the generous default limits, with fresh counters."""
-        self.rest.rate_limits.reset()
-
-    def find_guild(self, guild: Guild | str | int | None = None) -> Guild:
-        """A guild by id or name (None: the world's first guild)."""
-        return find_guild(self.world, guild)
-
-    def add_guild(
-        self,
-        name: str,
-        *,
-        guild_id: int | None = None,
-        owner: str | int | None = None,
-        members: Iterable[str | int] = (),
-        with_bot: bool = True,
-    ) -> Guild:
-        """Add a guild to the world WITHOUT telling bots (build multi-guild worlds before they connect).
-
-        It gets @everyone, a #general channel, the owner (default: the operator), ``members`` (existing
-        users) and, unless ``with_bot`` is False, the bot with a managed role. ``guild_id`` places it on
-        a shard: shard ``(guild_id >> 22) % shard_count``. Use :meth:`join_guild` once bots are online.
-        """
-        owner_id = None if owner is None else self.world.find_user(owner).id
-        return create_guild(
-            self.world, name, guild_id=guild_id, owner_id=owner_id, members=members, with_bot=with_bot
-        )
-
-    async def add_member(
-        self,
-        guild: Guild | str | int | None,
-        user: str | int,
-        *,
-        roles: Iterable[str | int] = (),
-        nick: str | None = None,
-    ) -> Member:
-        """``user`` joins ``guild`` (GUILD_MEMBER_ADD, with the GUILD_MEMBERS intent: ``on_member_join``).
-
-        ``user`` is an existing user (id or name) or, if there is none, the username of a new user.
-        ``roles`` are role names or ids in that guild.
-        """
-        target = self.find_guild(guild)
-        try:
-            account = self.world.find_user(user)
-        except WorldError:
-            if not isinstance(user, str) or user.isdigit():
-                raise
-            account = User(self.world.snowflakes(), user)
-            self.world.users[account.id] = account
-        role_ids = []
-        for ref in roles:
-            role = target.find_role(ref)
-            if role is None:
-                raise WorldError(f"no role {ref!r} in guild {target.name!r}")
-            role_ids.append(role.id)
-        return await self.membership.add_member(target, account, role_ids=role_ids, nick=nick)
-
-    async def remove_member(self, guild: Guild | str | int | None, member: str | int) -> Member:
-        """``member`` leaves ``guild`` (GUILD_MEMBER_REMOVE: ``on_member_remove`` if the bot cached them)."""
-        target = self.find_guild(guild)
-        return await self.membership.remove_member(target, self.world.find_member(target, member).id)
-
-    async def ban(
-        self, guild: Guild | str | int | None, user: str | int, *, reason: str | None = None
-    ) -> None:
-        """Ban ``user`` (a name or id, member or not) from ``guild``, as a moderator in Discord's client
-        would: GUILD_BAN_ADD, then GUILD_MEMBER_REMOVE if they were a member. Until :meth:`unban`,
-        :meth:`add_member` (or, for the bot, :meth:`join_guild`) refuses them with ``BannedError``."""
-        await self.membership.ban(self.find_guild(guild), self.world.find_user(user), reason=reason)
-
-    async def unban(self, guild: Guild | str | int | None, user: str | int) -> None:
-        """Lift ``user``'s ban from ``guild`` (GUILD_BAN_REMOVE); ``WorldError`` if there is none."""
-        await self.membership.unban(self.find_guild(guild), self.world.find_user(user))
-
-    async def join_guild(
-        self,
-        guild: Guild | str | int,
-        *,
-        guild_id: int | None = None,
-        owner: str | int | None = None,
-        members: Iterable[str | int] = (),
-    ) -> Guild:
-        """The bot joins ``guild`` (GUILD_CREATE: ``on_guild_join``) and gets a managed role there.
-
-        An existing guild (object, id or name) the bot is not in is joined as it is; otherwise a new
-        guild named ``guild`` is created as :meth:`add_guild` would (``guild_id``, ``owner``, ``members``).
-        """
-        try:
-            target = self.find_guild(guild)
-        except WorldError:
-            if not isinstance(guild, str) or guild.isdigit():
-                raise
-            owner_id = None if owner is None else self.world.find_user(owner).id
-            target = create_guild(
-                self.world, guild, guild_id=guild_id, owner_id=owner_id, members=members, with_bot=False
-            )
-        if self.world.bot_user.id in target.members:
-            raise WorldError(f"the bot is already in guild {target.name!r}")
-        await self.membership.bot_joins(target)
-        return target
-
-    async def leave_guild(self, guild: Guild | str | int | None) -> None:
-        """The bot is removed from ``guild`` (GUILD_DELETE: ``on_guild_remove``); the guild stays."""
-        await self.membership.bot_leaves(self.find_guild(guild))
